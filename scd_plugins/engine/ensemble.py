@@ -1,0 +1,91 @@
+"""Many votes: seeded parallel training, and prediction as one batched product over all votes.
+
+Training: each vote gets its own seed spawned from the master seed (`vote_seeds`), and votes are
+independent, so a process pool (joblib) gives the same votes as a serial loop. On CUDA the votes run
+one after another in this process, each using the whole device.
+
+Prediction: hidden pre-activations of every vote come from one float32 matrix product (d x R*h
+stacked weights). Entries whose float32 value lies within a rigorous rounding bound of zero are
+recomputed in float64, so every sign is the float64 sign and a vote predicts the same whatever the
+batch it is queried in.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+
+import numpy as np
+
+from scd_plugins.engine.vote import VoteConfig
+
+_U32 = float(np.finfo(np.float32).eps) / 2  # unit roundoff of float32
+
+
+def _train_one(X, y, cfg, seed, device):
+    from scd_plugins.engine.vote import train_vote
+
+    start = time.perf_counter()
+    out = train_vote(X, y, cfg, seed, device)
+    out["seconds"] = time.perf_counter() - start
+    return out
+
+
+def fit_votes(X: np.ndarray, y: np.ndarray, cfg: VoteConfig, seeds: list[int], *, n_jobs=None,
+              device: str = "cpu", progress: bool = False) -> dict[str, np.ndarray]:
+    """Train len(seeds) votes on X (N, d) float64, y in {0, 1}; returns stacked arrays.
+
+    Keys: W1 (R, d, h), b1 (R, h), w2 (R, h), b2 (R,), train_score (R,), seconds (R,).
+    """
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    jobs = 1 if device != "cpu" else n_jobs
+    tasks = (delayed(_train_one)(X, y, cfg, s, device) for s in seeds)
+    results = Parallel(n_jobs=jobs, return_as="generator")(tasks)
+    votes = list(tqdm(results, total=len(seeds), desc="SCD votes", unit="vote", disable=not progress))
+    return {key: np.stack([np.asarray(v[key], dtype=np.float64) for v in votes]) for key in votes[0]}
+
+
+class PackedVotes:
+    """The votes of one binary ensemble laid out for batched prediction (built once, host NumPy)."""
+
+    def __init__(self, W1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray):
+        R, d, h = W1.shape
+        self.R, self.d, self.h = R, d, h
+        self.W64 = np.ascontiguousarray(W1.transpose(1, 0, 2).reshape(d, R * h))
+        self.W32 = self.W64.astype(np.float32)
+        self.absW32 = np.abs(self.W32)
+        self.b64 = b1.reshape(R * h).astype(np.float64)
+        self.w2 = w2.astype(np.float64)
+        self.b2 = b2.astype(np.float64)
+
+    def hidden(self, X: np.ndarray, chunk: int = 4096) -> np.ndarray:
+        """Hidden activations (n, R, h) as bool, signs decided in float64."""
+        out = np.empty((len(X), self.R * self.h), dtype=bool)
+        for start in range(0, len(X), chunk):
+            x64 = X[start:start + chunk]
+            x32 = x64.astype(np.float32)
+            pre = x32 @ self.W32 + self.b64.astype(np.float32)
+            # |fl(x.w + b) - (x.w + b)| <= (d + 3) u (|x|.|w| + |b|) for any summation order.
+            absx = x32 if (x32.size == 0 or x32.min() >= 0) else np.abs(x32)
+            bound = (self.d + 3) * _U32 * 1.01 * (absx @ self.absW32 + np.abs(self.b64))
+            rows, cols = np.nonzero(np.abs(pre) <= bound)
+            active = pre > 0
+            if len(rows):
+                exact = np.einsum("ij,ji->i", x64[rows], self.W64[:, cols]) + self.b64[cols]
+                active[rows, cols] = exact > 0
+            out[start:start + chunk] = active
+        return out.reshape(len(X), self.R, self.h)
+
+    def logits(self, X: np.ndarray) -> np.ndarray:
+        """Output pre-activation z (n, R) of every vote."""
+        A = self.hidden(X)
+        return np.einsum("nrh,rh->nr", A, self.w2) + self.b2
+
+    def vote_fraction(self, X: np.ndarray) -> np.ndarray:
+        """Fraction of votes saying class 1, per sample."""
+        return (self.logits(X) > 0).mean(axis=1)
+
+
+def config_dict(cfg: VoteConfig) -> dict:
+    return asdict(cfg)

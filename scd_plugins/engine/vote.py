@@ -1,0 +1,290 @@
+"""The one training loop: a single-hidden-layer sign network trained by stochastic coordinate descent.
+
+All four families run this loop. They differ in two switches only:
+- `loss`: "01" (moves scored by balanced accuracy, then accuracy + balanced accuracy) or "ce" (moves
+  scored by mean binary cross-entropy of the output node);
+- `binary_weights`: weights move by +/- a step (SCD01 renormalises to unit norm) or by sign flips.
+The pocket (best parameters seen on the full training set) is always scored by accuracy + balanced
+accuracy, for every family.
+
+Model: a = [X W1 + b1 > 0], z = a w2 + b2, label [z > 0]. Internally a node is "on" when its
+projection exceeds a threshold t = -b, which is what the threshold search returns.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from scd_plugins.engine.objective import CrossEntropy, ZeroOne
+from scd_plugins.engine.threshold import below_smallest, full_search, window_search
+
+
+@dataclass(frozen=True)
+class VoteConfig:
+    """Hyperparameters of one vote (names as in the spec; paper defaults)."""
+
+    hidden_nodes: int = 20
+    iterations: int = 1000
+    nrows: float = 0.75
+    n_features: int = 128
+    w_inc1: float = 0.17
+    w_inc2: float = 0.2
+    interval: int = 20
+    b_ratio: float = 0.2
+    loss: str = "01"  # "01" or "ce"
+    binary_weights: bool = False
+    refresh_every: int = 250  # recompute cached projections from scratch to bound float drift
+
+    @property
+    def renormalise(self) -> bool:
+        return self.loss == "01" and not self.binary_weights
+
+
+def _init_weights(shape, binary: bool, gen: torch.Generator) -> torch.Tensor:
+    w = torch.randn(shape, generator=gen, dtype=torch.float64)
+    if binary:
+        return torch.where(w >= 0, 1.0, -1.0).to(torch.float64)
+    return w / w.norm(dim=0, keepdim=True).clamp_min(1e-12)
+
+
+def _median_threshold(p: torch.Tensor) -> torch.Tensor:
+    """An admissible threshold at the median: just above the median value (or under all if all tie)."""
+    ps = torch.sort(p).values
+    median = ps[(len(ps) - 1) // 2]
+    above = ps[ps > median]
+    return (median + above[0]) / 2 if len(above) else below_smallest(ps)
+
+
+def _ce_threshold(Q: torch.Tensor, y: torch.Tensor, t_start: torch.Tensor, newton_steps: int = 6):
+    """Best admissible output threshold under mean BCE, per candidate column of Q (n, C).
+
+    The mean BCE is convex in the bias, so a few Newton steps find the continuous optimum t*; the
+    best admissible threshold is then one of the midpoints nearest to t* on either side.
+    """
+    n, C = Q.shape
+    yf = y.to(Q.dtype)[:, None]
+    t = t_start.expand(C).clone()
+    for _ in range(newton_steps):
+        s = torch.sigmoid(Q - t)
+        grad = (s - yf).mean(0)  # d loss / d bias, bias = -t
+        hess = (s * (1 - s)).mean(0).clamp_min(1e-9)
+        t = t + (grad / hess).clamp(-5.0, 5.0)
+    on = Q > t
+    inf = torch.tensor(torch.inf, dtype=Q.dtype, device=Q.device)
+    hi, _ = torch.topk(torch.where(on, Q, inf), 2, dim=0, largest=False)  # n >= 2: a batch holds both classes
+    lo, _ = torch.topk(torch.where(on, -inf, Q), 2, dim=0, largest=True)
+    gap = torch.where(torch.isfinite(hi[1]) & (hi[1] > hi[0]), hi[1] - hi[0], torch.ones_like(hi[0]))
+    options = torch.stack([  # below the smallest value (when t* is), then the midpoints around t*
+        torch.where(~torch.isfinite(lo[0]) & torch.isfinite(hi[0]), hi[0] - gap / 2, inf),
+        torch.where(torch.isfinite(lo[1]) & (lo[1] < lo[0]), (lo[0] + lo[1]) / 2, inf),
+        torch.where(torch.isfinite(lo[0]) & torch.isfinite(hi[0]), (lo[0] + hi[0]) / 2, inf),
+        torch.where(torch.isfinite(hi[1]) & (hi[1] > hi[0]), (hi[0] + hi[1]) / 2, inf),
+    ])  # (4, C), lowest threshold first
+    valid = torch.isfinite(options)
+    losses = torch.stack([CrossEntropy.losses(Q - torch.where(v, o, 0.0), y).mean(0) for o, v in zip(options, valid)])
+    scores = torch.where(valid, -losses, torch.full_like(losses, -torch.inf))
+    best = torch.argmax(scores, dim=0)
+    cols = torch.arange(C, device=Q.device)
+    return options[best, cols], scores[best, cols]
+
+
+class VoteTrainer:
+    """State and moves of one vote; `train()` runs the whole of spec section 3."""
+
+    def __init__(self, XT: torch.Tensor, y: torch.Tensor, cfg: VoteConfig, seed: int):
+        self.XT, self.y, self.cfg = XT, y, cfg
+        self.device = XT.device
+        self.d, self.N = XT.shape
+        self.gen = torch.Generator().manual_seed(int(seed))  # CPU stream: same draws on every device
+        self.class_idx = [torch.nonzero(y == c).flatten() for c in (0, 1)]
+        self.counts = [len(i) for i in self.class_idx]
+        if min(self.counts) == 0:
+            raise ValueError("a vote needs samples of both classes")
+        self.n_features = min(cfg.n_features, self.d)
+        self.pocket_objective = ZeroOne(self.counts[0], self.counts[1], 1.0, 1.0)
+
+    # ----- objectives -------------------------------------------------------------------------------
+    def _zero_one(self, y: torch.Tensor, iteration: int) -> ZeroOne:
+        n0, n1 = int((y == 0).sum()), int((y == 1).sum())
+        balanced_only = iteration < self.cfg.b_ratio * self.cfg.iterations
+        return ZeroOne(n0, n1, 0.0 if balanced_only else 1.0, 1.0)
+
+    def _output_gains(self, y):
+        pos = y == 1
+        return torch.stack([-(~pos).to(torch.float32), pos.to(torch.float32)], 1), \
+            torch.tensor([float((~pos).sum()), 0.0], dtype=torch.float64, device=self.device)
+
+    def _hidden_gains(self, A, k, y):
+        """Gains of turning hidden node k on, per sample, scored through the output layer."""
+        z_off = A @ self.w2 - A[:, k] * self.w2[k]
+        z_on = z_off + self.w2[k]
+        if self.cfg.loss == "ce":
+            return CrossEntropy.outcome_gains(y, z_on - self.t2, z_off - self.t2)
+        return ZeroOne.outcome_gains(y, (z_on > self.t2) == (y == 1), (z_off > self.t2) == (y == 1))
+
+    # ----- moves ------------------------------------------------------------------------------------
+    def _steps(self, w: torch.Tensor, inc: float):
+        """Candidate steps on the coordinates of w: sign flips, or +inc then -inc on each."""
+        if self.cfg.binary_weights:
+            return torch.arange(len(w), device=self.device), -2.0 * w
+        idx = torch.arange(len(w), device=self.device).repeat(2)
+        steps = torch.cat([torch.full_like(w, inc), torch.full_like(w, -inc)])
+        return idx, steps
+
+    def _norms(self, w: torch.Tensor, coords: torch.Tensor, steps: torch.Tensor):
+        """Norm of w + step e_coord for each candidate (ones when the family does not renormalise)."""
+        if not self.cfg.renormalise:
+            return torch.ones_like(steps)
+        return torch.sqrt((w @ w) + 2 * steps * w[coords] + steps ** 2)
+
+    def _fit_output(self, A, y, iteration):
+        q = A @ self.w2
+        if self.cfg.loss == "ce":
+            t, s = _ce_threshold(q[:, None], y, self.t2)
+            return t[0], s[0]
+        gains, base = self._output_gains(y)
+        return full_search(q, gains, base, self._zero_one(y, iteration))
+
+    def _output_step(self, A, y, iteration):
+        self.t2, current = self._fit_output(A, y, iteration)
+        coords, steps = self._steps(self.w2, self.cfg.w_inc2)
+        norms = self._norms(self.w2, coords, steps)
+        Q = torch.addcmul((A @ self.w2)[None, :], A.T[coords], steps[:, None]) / norms[:, None]  # (C, n)
+        if self.cfg.loss == "ce":
+            thresholds, scores = _ce_threshold(Q.T, y, self.t2)
+        else:
+            gains, base = self._output_gains(y)
+            scores, thresholds = window_search(Q, self.t2, gains, base, self._zero_one(y, iteration), self.cfg.interval)
+        c = int(torch.argmax(scores))
+        if scores[c] > current:
+            self.w2 = self.w2.clone()
+            self.w2[coords[c]] += steps[c]
+            self.w2 /= norms[c]
+            self.t2 = thresholds[c]
+
+    def _score_hidden(self, y, iteration):
+        return CrossEntropy(len(y)) if self.cfg.loss == "ce" else self._zero_one(y, iteration)
+
+    def _hidden_step(self, batch, A, y, iteration):
+        k = int(torch.randint(self.cfg.hidden_nodes, (1,), generator=self.gen))
+        score = self._score_hidden(y, iteration)
+        gains, base = self._hidden_gains(A, k, y)
+        p = self.P[batch, k]
+        self.t1[k], current = full_search(p, gains, base, score)
+        features = torch.randperm(self.d, generator=self.gen)[: self.n_features].to(self.device)
+        w = self.W1[:, k]
+        coords, steps = self._steps(w[features], self.cfg.w_inc1)
+        coords = features[coords]
+        norms = self._norms(w, coords, steps)
+        columns = self.XT.index_select(0, features).index_select(1, batch)  # (|F|, n)
+        P = torch.empty((len(steps), len(batch)), dtype=p.dtype, device=p.device)  # (C, n)
+        for half in range(len(steps) // len(features)):  # +step then -step (one half for flips)
+            rows = slice(half * len(features), (half + 1) * len(features))
+            torch.addcmul(p[None, :], columns, steps[rows, None], out=P[rows])
+        if self.cfg.renormalise:
+            P /= norms[:, None]
+        scores, thresholds = window_search(P, self.t1[k], gains, base, score, self.cfg.interval)
+        c = int(torch.argmax(scores))
+        if scores[c] > current:
+            f = coords[c]
+            self.W1[f, k] += steps[c]
+            self.W1[:, k] /= norms[c]
+            self.P[:, k] = (self.P[:, k] + steps[c] * self.XT[f]) / norms[c]
+            self.t1[k] = thresholds[c]
+
+    # ----- pocket and loop --------------------------------------------------------------------------
+    def _activations(self, rows=None):
+        P = self.P if rows is None else self.P[rows]
+        return (P > self.t1).to(torch.float64)
+
+    def full_score(self) -> float:
+        pred = (self._activations() @ self.w2) > self.t2
+        correct = pred == (self.y == 1)
+        neg = self.y == 0
+        counters = torch.stack([(correct & neg).sum(), (correct & ~neg).sum()]).to(torch.float64)
+        return float(self.pocket_objective(counters))
+
+    def _sample(self) -> torch.Tensor:
+        parts = []
+        for idx, count in zip(self.class_idx, self.counts):
+            m = max(1, int(round(self.cfg.nrows * count)))
+            parts.append(idx[torch.randperm(count, generator=self.gen)[:m].to(self.device)])
+        return torch.sort(torch.cat(parts)).values  # ascending rows: cache-friendly gathers
+
+    def _initialise(self):
+        h = self.cfg.hidden_nodes
+        self.W1 = _init_weights((self.d, h), self.cfg.binary_weights, self.gen).to(self.device)
+        self.w2 = _init_weights((h, 1), self.cfg.binary_weights, self.gen).flatten().to(self.device)
+        self.P = self.XT.T @ self.W1
+        self.t1 = torch.stack([_median_threshold(self.P[:, j]) for j in range(h)])
+        self.t2 = torch.zeros((), dtype=torch.float64, device=self.device)
+        if self.cfg.loss == "ce":
+            self.t2 = (self._activations() @ self.w2).median()
+        self.t2, _ = self._fit_output(self._activations(), self.y, 0)
+        score = self._score_hidden(self.y, 0)
+        for k in torch.randperm(h, generator=self.gen).tolist():
+            A = self._activations()
+            gains, base = self._hidden_gains(A, k, self.y)
+            current = score(base + (self.P[:, k] > self.t1[k]).to(gains.dtype) @ gains)
+            t, best = full_search(self.P[:, k], gains, base, score)
+            if best > current:
+                self.t1[k] = t
+        self.t2, _ = self._fit_output(self._activations(), self.y, 0)
+
+    def _snapshot(self):
+        return self.W1.clone(), self.t1.clone(), self.w2.clone(), self.t2.clone()
+
+    def train(self, progress=None) -> dict:
+        self._initialise()
+        best_score, best = self.full_score(), self._snapshot()
+        for it in range(self.cfg.iterations):
+            batch = self._sample()
+            y = self.y[batch]
+            A = self._activations(batch)
+            self._output_step(A, y, it)
+            self._hidden_step(batch, A, y, it)  # activations are unchanged by an output move
+            if (it + 1) % self.cfg.refresh_every == 0:
+                self.P = self.XT.T @ self.W1
+            score = self.full_score()
+            if score > best_score:
+                best_score, best = score, self._snapshot()
+            if progress is not None:
+                progress(it)
+        W1, t1, w2, t2 = (t.detach().cpu().numpy().astype(np.float64) for t in best)
+        return {"W1": W1, "b1": -t1, "w2": w2, "b2": -np.asarray(t2).reshape(()), "train_score": best_score}
+
+
+def train_vote(X: np.ndarray, y: np.ndarray, cfg: VoteConfig, seed: int, device: str = "cpu") -> dict:
+    """Train one vote on X (N, d) float64 and y in {0, 1}; returns host float64 arrays.
+
+    Torch runs single-threaded here so that a vote's floating-point sums do not depend on the
+    thread count: the same seed gives bit-identical votes whatever n_jobs is.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        XT = torch.from_numpy(np.ascontiguousarray(X.T, dtype=np.float64)).to(device)
+        yt = torch.from_numpy(np.asarray(y, dtype=np.int64)).to(device)
+        return VoteTrainer(XT, yt, cfg, seed).train()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def vote_seeds(seed: int, n_votes: int) -> list[int]:
+    """One independent 63-bit seed per vote, spawned from the master seed (vote i's seed does not
+    depend on how many votes are trained)."""
+    return [int(s.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+            for s in np.random.SeedSequence(seed).spawn(n_votes)]
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for but CUDA is not available")
+    return device
+
+
+__all__ = ["VoteConfig", "VoteTrainer", "train_vote", "vote_seeds", "resolve_device"]

@@ -1,0 +1,217 @@
+"""Shared scikit-learn behaviour of the four SCD families: fit, vote-fraction prediction, sub-ensembles,
+persistence. The families differ only by two class attributes passed to the one training loop."""
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from scd_plugins._compat import Interval, StrOptions, validate_data
+from scd_plugins.engine.ensemble import PackedVotes, fit_votes
+from scd_plugins.engine.vote import VoteConfig
+
+_VOTE_ARRAYS = ("W1", "b1", "w2", "b2", "train_score", "seconds")
+
+
+class SCDClassifierBase(ClassifierMixin, BaseEstimator):
+    """Majority vote of R sign-activation networks (one hidden layer of h sign units) trained by SCD.
+
+    Parameters follow the spec (`../shared/docs/scd-algorithm.md`, section 2): n_votes (R),
+    hidden_nodes (h), iterations (None: the family's paper default, 1000 or 10000 for BNN), nrows,
+    n_features (|F|, clamped to d), w_inc1, w_inc2, interval (I), b_ratio, random_state, n_jobs
+    (processes training votes in parallel), device ("auto", "cpu", "cuda"), verbose (progress bar).
+    Two classes train one ensemble; more classes train one ensemble per class (one-vs-rest).
+    """
+
+    _loss = "01"
+    _binary_weights = False
+    _default_iterations = 1000
+
+    _parameter_constraints: dict = {
+        "n_votes": [Interval(Integral, 1, None, closed="left")],
+        "hidden_nodes": [Interval(Integral, 1, None, closed="left")],
+        "iterations": [Interval(Integral, 0, None, closed="left"), None],
+        "nrows": [Interval(Real, 0, 1, closed="right")],
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "w_inc1": [Interval(Real, 0, None, closed="neither")],
+        "w_inc2": [Interval(Real, 0, None, closed="neither")],
+        "interval": [Interval(Integral, 1, None, closed="left")],
+        "b_ratio": [Interval(Real, 0, 1, closed="both")],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+        "device": [StrOptions({"auto", "cpu", "cuda"}), str],
+        "verbose": ["boolean"],
+    }
+
+    def __init__(self, *, n_votes=100, hidden_nodes=20, iterations=None, nrows=0.75, n_features=128,
+                 w_inc1=0.17, w_inc2=0.2, interval=20, b_ratio=0.2, random_state=None, n_jobs=None,
+                 device="auto", verbose=False):
+        self.n_votes = n_votes
+        self.hidden_nodes = hidden_nodes
+        self.iterations = iterations
+        self.nrows = nrows
+        self.n_features = n_features
+        self.w_inc1 = w_inc1
+        self.w_inc2 = w_inc2
+        self.interval = interval
+        self.b_ratio = b_ratio
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.device = device
+        self.verbose = verbose
+
+    # ----- training ---------------------------------------------------------------------------------
+    def vote_config(self) -> VoteConfig:
+        iterations = self._default_iterations if self.iterations is None else self.iterations
+        return VoteConfig(hidden_nodes=self.hidden_nodes, iterations=iterations, nrows=self.nrows,
+                          n_features=self.n_features, w_inc1=self.w_inc1, w_inc2=self.w_inc2,
+                          interval=self.interval, b_ratio=self.b_ratio, loss=self._loss,
+                          binary_weights=self._binary_weights)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the ensemble on X (n_samples, n_features) and labels y (at least two classes)."""
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False)
+        check_classification_targets(y)
+        classes = np.unique(y)
+        if len(classes) < 2:
+            raise ValueError(f"y holds a single class ({classes[0]!r}); a classifier needs samples of "
+                             "at least 2 classes")
+        self.classes_ = classes
+        if len(classes) > 2:
+            self.ovr_ = OneVsRestClassifier(clone(self)).fit(X, y)
+            return self
+        from scd_plugins.engine.vote import resolve_device, vote_seeds
+
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        votes = fit_votes(X, (y == classes[1]).astype(np.int64), self.vote_config(),
+                          vote_seeds(seed, self.n_votes), n_jobs=self.n_jobs,
+                          device=resolve_device(self.device), progress=self.verbose)
+        self._set_votes(votes)
+        return self
+
+    def _set_votes(self, votes: dict):
+        self.W1_, self.b1_, self.w2_, self.b2_ = (votes[k] for k in ("W1", "b1", "w2", "b2"))
+        self.vote_train_scores_ = votes["train_score"]
+        self.vote_seconds_ = votes["seconds"]
+        self.n_votes_ = len(self.W1_)
+        self._packed = PackedVotes(self.W1_, self.b1_, self.w2_, self.b2_)
+
+    # ----- prediction -------------------------------------------------------------------------------
+    def _validated(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=np.float64)  # ART sends float32: signs in float64
+
+    def _vote_fraction(self, X):
+        return self._packed.vote_fraction(X)
+
+    def vote_labels(self, X):
+        """Each vote's label (n_samples, n_votes) as class indices (binary ensembles)."""
+        self._require_binary("vote_labels")
+        return (self._packed.logits(self._validated(X)) > 0).astype(np.intp)
+
+    def decision_function(self, X):
+        """Vote fraction for classes_[1] minus 1/2: > 0 exactly where predict says classes_[1]."""
+        X = self._validated(X)
+        if hasattr(self, "ovr_"):
+            return self.ovr_.decision_function(X)
+        return self._vote_fraction(X) - 0.5
+
+    def predict_proba(self, X):
+        """Fraction of votes for each class (binary), or the normalised one-vs-rest fractions."""
+        X = self._validated(X)
+        if hasattr(self, "ovr_"):
+            return self.ovr_.predict_proba(X)
+        p = self._vote_fraction(X)
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X):
+        """Majority vote; a tie goes to classes_[0]."""
+        X = self._validated(X)
+        if hasattr(self, "ovr_"):
+            return self.ovr_.predict(X)
+        return self.classes_[(self._vote_fraction(X) > 0.5).astype(np.intp)]
+
+    # ----- analysis ---------------------------------------------------------------------------------
+    def _require_binary(self, what):
+        check_is_fitted(self)
+        if hasattr(self, "ovr_"):
+            raise ValueError(f"{what} needs a binary ensemble; this one has {len(self.classes_)} classes "
+                             "(use estimators_ for the one-vs-rest members)")
+
+    @property
+    def estimators_(self):
+        """The one-vs-rest member ensembles (multi-class only)."""
+        return self.ovr_.estimators_
+
+    def sub_ensemble(self, indices):
+        """A fitted estimator made of the given votes (single votes, prefixes for ensemble-size curves)."""
+        self._require_binary("sub_ensemble")
+        idx = np.asarray(indices, dtype=np.intp).reshape(-1)
+        if len(idx) == 0 or idx.min() < -self.n_votes_ or idx.max() >= self.n_votes_:
+            raise ValueError(f"vote indices must be non-empty and within [0, {self.n_votes_}); got {indices!r}")
+        sub = clone(self).set_params(n_votes=len(idx))
+        sub.classes_, sub.n_features_in_ = self.classes_, self.n_features_in_
+        if hasattr(self, "feature_names_in_"):
+            sub.feature_names_in_ = self.feature_names_in_
+        arrays = (self.W1_, self.b1_, self.w2_, self.b2_, self.vote_train_scores_, self.vote_seconds_)
+        sub._set_votes(dict(zip(_VOTE_ARRAYS, (a[idx] for a in arrays))))
+        return sub
+
+    # ----- persistence (see scd_plugins.io) ---------------------------------------------------------
+    def save(self, path, extra=None):
+        """Write model.safetensors + model.json into the directory `path` (never a pickle)."""
+        from scd_plugins.io import save
+
+        return save(self, path, extra=extra)
+
+    def _to_arrays(self):
+        check_is_fitted(self)
+        members = self.ovr_.estimators_ if hasattr(self, "ovr_") else [self]
+        arrays = {}
+        for m, member in enumerate(members):
+            for name, value in zip(_VOTE_ARRAYS, (member.W1_, member.b1_, member.w2_, member.b2_,
+                                                  member.vote_train_scores_, member.vote_seconds_)):
+                arrays[f"member{m}.{name}"] = value
+        from scd_plugins.io import encode_classes, json_params
+
+        return arrays, {"members": len(members), "n_features_in": int(self.n_features_in_),
+                        "params": json_params(self), "classes": encode_classes(self.classes_)}
+
+    @classmethod
+    def _from_arrays(cls, arrays, state):
+        from scd_plugins.io import decode_classes
+
+        params, classes = state["params"], decode_classes(state["classes"])
+
+        def member(m, member_classes):
+            est = cls(**params)
+            est.classes_, est.n_features_in_ = member_classes, state["n_features_in"]
+            est._set_votes({name: arrays[f"member{m}.{name}"] for name in _VOTE_ARRAYS})
+            return est
+
+        if state["members"] == 1:
+            return member(0, classes)
+        est = cls(**params)
+        est.classes_, est.n_features_in_ = classes, state["n_features_in"]
+        est.ovr_ = OneVsRestClassifier(cls(**params))
+        est.ovr_.estimators_ = [member(m, np.array([0, 1])) for m in range(state["members"])]
+        est.ovr_.label_binarizer_ = _fitted_binarizer(classes)
+        est.ovr_.n_features_in_ = state["n_features_in"]
+        return est
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+
+def _fitted_binarizer(classes):
+    from sklearn.preprocessing import LabelBinarizer
+
+    return LabelBinarizer(sparse_output=True).fit(classes)
