@@ -16,7 +16,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from scd_plugins.engine.vote import VoteConfig
+from scd_plugins.engine.config import VoteConfig
 
 _U32 = float(np.finfo(np.float32).eps) / 2  # unit roundoff of float32
 

@@ -12,34 +12,12 @@ projection exceeds a threshold t = -b, which is what the threshold search return
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
+from scd_plugins.engine.config import VoteConfig
 from scd_plugins.engine.objective import CrossEntropy, ZeroOne
 from scd_plugins.engine.threshold import below_smallest, full_search, window_search
-
-
-@dataclass(frozen=True)
-class VoteConfig:
-    """Hyperparameters of one vote (names as in the spec; paper defaults)."""
-
-    hidden_nodes: int = 20
-    iterations: int = 1000
-    nrows: float = 0.75
-    n_features: int = 128
-    w_inc1: float = 0.17
-    w_inc2: float = 0.2
-    interval: int = 20
-    b_ratio: float = 0.2
-    loss: str = "01"  # "01" or "ce"
-    binary_weights: bool = False
-    refresh_every: int = 250  # recompute cached projections from scratch to bound float drift
-
-    @property
-    def renormalise(self) -> bool:
-        return self.loss == "01" and not self.binary_weights
 
 
 def _init_weights(shape, binary: bool, gen: torch.Generator) -> torch.Tensor:

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from scd_plugins._compat import Interval, StrOptions, validate_data
 from scd_plugins.engine.ensemble import PackedVotes, fit_votes
-from scd_plugins.engine.vote import VoteConfig
+from scd_plugins.engine.config import VoteConfig
 
 _VOTE_ARRAYS = ("W1", "b1", "w2", "b2", "train_score", "seconds")
 
@@ -80,11 +80,12 @@ class SCDClassifierBase(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         classes = np.unique(y)
         if len(classes) < 2:
-            raise ValueError(f"y holds a single class ({classes[0]!r}); a classifier needs samples of "
-                             "at least 2 classes")
+            raise ValueError(f"y holds one class only ({classes[0]!r}); a classifier needs samples "
+                             "of at least 2 classes")
         self.classes_ = classes
         if len(classes) > 2:
-            self.ovr_ = OneVsRestClassifier(clone(self)).fit(X, y)
+            # One binary ensemble per class, each trained by scikit-learn's one-vs-rest.
+            self.estimators_ = OneVsRestClassifier(clone(self)).fit(X, y).estimators_
             return self
         from scd_plugins.engine.vote import resolve_device, vote_seeds
 
@@ -108,6 +109,9 @@ class SCDClassifierBase(ClassifierMixin, BaseEstimator):
         return validate_data(self, X, reset=False, dtype=np.float64)  # ART sends float32: signs in float64
 
     def _vote_fraction(self, X):
+        """Vote fraction for classes_[1] (binary), or per class from the one-vs-rest members."""
+        if hasattr(self, "estimators_"):
+            return np.column_stack([m._packed.vote_fraction(X) for m in self.estimators_])
         return self._packed.vote_fraction(X)
 
     def vote_labels(self, X):
@@ -117,37 +121,28 @@ class SCDClassifierBase(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X):
         """Vote fraction for classes_[1] minus 1/2: > 0 exactly where predict says classes_[1]."""
-        X = self._validated(X)
-        if hasattr(self, "ovr_"):
-            return self.ovr_.decision_function(X)
-        return self._vote_fraction(X) - 0.5
+        return self._vote_fraction(self._validated(X)) - 0.5
 
     def predict_proba(self, X):
         """Fraction of votes for each class (binary), or the normalised one-vs-rest fractions."""
-        X = self._validated(X)
-        if hasattr(self, "ovr_"):
-            return self.ovr_.predict_proba(X)
-        p = self._vote_fraction(X)
+        p = self._vote_fraction(self._validated(X))
+        if p.ndim == 2:
+            # Normalised one-vs-rest vote fractions; uniform where no member votes for its class.
+            total = p.sum(axis=1, keepdims=True)
+            return np.where(total > 0, p / np.where(total > 0, total, 1.0), 1.0 / p.shape[1])
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X):
-        """Majority vote; a tie goes to classes_[0]."""
-        X = self._validated(X)
-        if hasattr(self, "ovr_"):
-            return self.ovr_.predict(X)
-        return self.classes_[(self._vote_fraction(X) > 0.5).astype(np.intp)]
+        """Majority vote; a tie goes to classes_[0] (multi-class: the first class of highest fraction)."""
+        p = self._vote_fraction(self._validated(X))
+        return self.classes_[np.argmax(p, axis=1) if p.ndim == 2 else (p > 0.5).astype(np.intp)]
 
     # ----- analysis ---------------------------------------------------------------------------------
     def _require_binary(self, what):
         check_is_fitted(self)
-        if hasattr(self, "ovr_"):
+        if hasattr(self, "estimators_"):
             raise ValueError(f"{what} needs a binary ensemble; this one has {len(self.classes_)} classes "
                              "(use estimators_ for the one-vs-rest members)")
-
-    @property
-    def estimators_(self):
-        """The one-vs-rest member ensembles (multi-class only)."""
-        return self.ovr_.estimators_
 
     def sub_ensemble(self, indices):
         """A fitted estimator made of the given votes (single votes, prefixes for ensemble-size curves)."""
@@ -172,7 +167,7 @@ class SCDClassifierBase(ClassifierMixin, BaseEstimator):
 
     def _to_arrays(self):
         check_is_fitted(self)
-        members = self.ovr_.estimators_ if hasattr(self, "ovr_") else [self]
+        members = getattr(self, "estimators_", [self])
         arrays = {}
         for m, member in enumerate(members):
             for name, value in zip(_VOTE_ARRAYS, (member.W1_, member.b1_, member.w2_, member.b2_,
@@ -199,10 +194,7 @@ class SCDClassifierBase(ClassifierMixin, BaseEstimator):
             return member(0, classes)
         est = cls(**params)
         est.classes_, est.n_features_in_ = classes, state["n_features_in"]
-        est.ovr_ = OneVsRestClassifier(cls(**params))
-        est.ovr_.estimators_ = [member(m, np.array([0, 1])) for m in range(state["members"])]
-        est.ovr_.label_binarizer_ = _fitted_binarizer(classes)
-        est.ovr_.n_features_in_ = state["n_features_in"]
+        est.estimators_ = [member(m, np.array([0, 1])) for m in range(state["members"])]
         return est
 
     def __sklearn_tags__(self):
@@ -210,8 +202,3 @@ class SCDClassifierBase(ClassifierMixin, BaseEstimator):
         tags.non_deterministic = False
         return tags
 
-
-def _fitted_binarizer(classes):
-    from sklearn.preprocessing import LabelBinarizer
-
-    return LabelBinarizer(sparse_output=True).fit(classes)
