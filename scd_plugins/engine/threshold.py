@@ -47,36 +47,50 @@ def full_search(p: torch.Tensor, gains: torch.Tensor, base: torch.Tensor, score:
 
 def window_search(P: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, base: torch.Tensor,
                   score: Score, interval: int):
-    """Best admissible threshold near t0 for each candidate row of P (C, n).
+    """Best admissible threshold near t0 for each candidate row of P (C, n), exact float64 throughout."""
+    zero = torch.zeros(P.shape[0], dtype=P.dtype, device=P.device)
+    return screened_window_search(P - t0, zero, lambda idx: P.gather(1, idx), t0, gains, base, score, interval)
 
-    The window is the 2 * interval projections nearest to t0 (a block of ranks around t0; top-k,
-    O(n) per candidate instead of a sort), less those at its outer distance. Splits between distinct values inside it are
-    scored by accumulating gains outward from the current split, which is itself always a candidate
-    (at t0 when the block has no neighbour on one side). All candidates share the per-sample gains
-    (n, K). Returns (scores (C,), thresholds (C,)); argmax over the window picks the lowest
-    threshold among equals.
+
+def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Callable, t0: torch.Tensor,
+                           gains: torch.Tensor, base: torch.Tensor, score: Score, interval: int):
+    """Best admissible threshold near t0 for each candidate, screening with approximate distances.
+
+    E (C, n): approximate signed distances P - t0 (float32 is enough; overwritten), with
+    |E - (P - t0)| <= err (C,). `exact_values(idx)` returns the exact projections P at (C, k)
+    indices. The window is the 2 * interval values nearest to t0 (a block of ranks around t0; top-k,
+    O(n) per candidate instead of a sort). Only values provably nearer than everything left out
+    of the window take part in splits, and signs near t0 are settled with the exact values, so the
+    result is exact whatever the precision of E. The current split is always a candidate (stored
+    at t0 when the window has no neighbour on one side). All candidates share the per-sample
+    gains (n, K). Returns (scores (C,), thresholds (C,)); among equal scores the lowest threshold.
     """
-    C, n = P.shape
+    C, n = E.shape
     k = max(1, min(2 * interval, n))
-    D = P - t0
-    on = D > 0
-    current = base + on.to(gains.dtype) @ gains  # (C, K): the split at t0
-    distance = D.abs_()
+    on_approx = E > 0
+    current = base + on_approx.to(gains.dtype) @ gains  # (C, K): the split at t0, up to signs near t0
+    distance = E.abs_()
     nearest, idx = torch.topk(distance, k, dim=1, largest=False, sorted=False)
-    values, order = torch.sort(P.gather(1, idx), dim=1, stable=True)
+    values, order = torch.sort(exact_values(idx).to(torch.float64), dim=1, stable=True)
     idx = idx.gather(1, order)
-    # Values at the window's outer distance may be only partly gathered (ties): no split touches them,
-    # so the result does not depend on which tied values top-k returned.
-    inside = distance.gather(1, idx) < nearest.max(dim=1, keepdim=True).values
+    g = gains[idx]  # (C, k, K)
+    on = values > t0
+    fix = on.to(g.dtype) - on_approx.gather(1, idx).to(g.dtype)  # window signs settled exactly
+    current = current + (fix[:, :, None] * g).sum(1)
+    # A value takes part in splits only if it is provably nearer than every value left out.
+    edge = nearest.max(dim=1).values.to(torch.float64)
+    inside = (values - t0).abs() < (edge - 2 * err)[:, None]
+    reliable = (edge > 2 * err) if k < n else torch.ones_like(edge, dtype=torch.bool)
     # prefix[j]: gains of the j lowest window values; split j puts window values j.. on.
-    prefix = torch.cat([torch.zeros_like(gains[:1]).expand(C, 1, -1), gains[idx].cumsum(1)], dim=1)
-    j0 = (values <= t0).sum(1)  # the current split
+    prefix = torch.cat([torch.zeros_like(gains[:1]).expand(C, 1, -1), g.cumsum(1)], dim=1)
+    j0 = (~on).sum(1)  # the current split
     at_j0 = prefix.gather(1, j0[:, None, None].expand(-1, 1, prefix.shape[2]))
     scores = score(current[:, None, :] - (prefix - at_j0))  # (C, k + 1)
     admissible = torch.zeros_like(scores, dtype=torch.bool)
     admissible[:, 1:k] = (values[:, 1:] > values[:, :-1]) & inside[:, 1:] & inside[:, :-1]
-    rows = torch.arange(C, device=P.device)
+    rows = torch.arange(C, device=E.device)
     admissible[rows, j0] = True
+    admissible &= reliable[:, None]  # a window too narrow to screen safely: skip the candidate
     scores = torch.where(admissible, scores, torch.full_like(scores, -torch.inf))
     mid = torch.full_like(scores, float(t0))  # at a window edge the current split stays at t0
     mid[:, 1:k] = (values[:, 1:] + values[:, :-1]) / 2

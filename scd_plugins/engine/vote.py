@@ -17,7 +17,9 @@ import torch
 
 from scd_plugins.engine.config import VoteConfig
 from scd_plugins.engine.objective import CrossEntropy, ZeroOne
-from scd_plugins.engine.threshold import below_smallest, full_search, window_search
+from scd_plugins.engine.threshold import below_smallest, full_search, screened_window_search, window_search
+
+_U32 = float(torch.finfo(torch.float32).eps) / 2  # unit roundoff of float32
 
 
 def _init_weights(shape, binary: bool, gen: torch.Generator) -> torch.Tensor:
@@ -81,6 +83,8 @@ class VoteTrainer:
         if min(self.counts) == 0:
             raise ValueError("a vote needs samples of both classes")
         self.n_features = min(cfg.n_features, self.d)
+        self.XT32 = XT.to(torch.float32)  # for screening candidates; decisions use XT (float64)
+        self.x_absmax = float(XT.abs().max()) if XT.numel() else 0.0
         self.pocket_objective = ZeroOne(self.counts[0], self.counts[1], 1.0, 1.0)
 
     # ----- objectives -------------------------------------------------------------------------------
@@ -156,21 +160,38 @@ class VoteTrainer:
         coords, steps = self._steps(w[features], self.cfg.w_inc1)
         coords = features[coords]
         norms = self._norms(w, coords, steps)
-        columns = self.XT.index_select(0, features).index_select(1, batch)  # (|F|, n)
-        P = torch.empty((len(steps), len(batch)), dtype=p.dtype, device=p.device)  # (C, n)
+        # Screen the (C, n) candidate distances to t0 in float32; the window is settled in float64.
+        columns = self.XT32.index_select(0, features).index_select(1, batch)  # (|F|, n)
+        t0 = self.t1[k]
+        offsets = t0 * norms  # on iff p + step * x > t0 * norm
+        E = torch.empty((len(steps), len(batch)), dtype=torch.float32, device=p.device)  # (C, n)
+        p32 = p.to(torch.float32)
         for half in range(len(steps) // len(features)):  # +step then -step (one half for flips)
             rows = slice(half * len(features), (half + 1) * len(features))
-            torch.addcmul(p[None, :], columns, steps[rows, None], out=P[rows])
+            torch.sub(p32[None, :], offsets[rows, None].to(torch.float32), out=E[rows])
+            E[rows].addcmul_(columns, steps[rows, None].to(torch.float32))
+        scale = p.abs().max() + steps.abs() * self.x_absmax + offsets.abs()
+        err = 8 * _U32 * scale / norms  # bound on |E / norm - (candidate - t0)| in float32
+
+        def exact_values(idx):
+            rows = batch[idx]
+            return self._moved(self.P[rows, k], self.XT[coords[:, None], rows], steps[:, None], norms[:, None])
+
         if self.cfg.renormalise:
-            P /= norms[:, None]
-        scores, thresholds = window_search(P, self.t1[k], gains, base, score, self.cfg.interval)
+            E /= norms[:, None].to(torch.float32)
+        scores, thresholds = screened_window_search(E, err, exact_values, t0, gains, base, score, self.cfg.interval)
         c = int(torch.argmax(scores))
         if scores[c] > current:
             f = coords[c]
             self.W1[f, k] += steps[c]
             self.W1[:, k] /= norms[c]
-            self.P[:, k] = (self.P[:, k] + steps[c] * self.XT[f]) / norms[c]
+            self.P[:, k] = self._moved(self.P[:, k], self.XT[f], steps[c], norms[c])
             self.t1[k] = thresholds[c]
+
+    @staticmethod
+    def _moved(p, x, step, norm):
+        """Projection after a move, one formula for the window and the cache (bit-identical)."""
+        return (p + step * x) / norm
 
     # ----- pocket and loop --------------------------------------------------------------------------
     def _activations(self, rows=None):

@@ -82,3 +82,26 @@ def test_window_search_matches_brute_force_over_its_window(seed):
         assert float(scores[c]) == best
         # The returned threshold realises the returned score.
         assert float(objective(brute_counters(row, gains, base, float(thresholds[c])))) == float(scores[c])
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_float32_screening_is_exact(seed):
+    """Screening candidates in float32 returns thresholds whose float64 split has the float64 score,
+    and finds the exact window's best split unless float32 cannot tell the values apart."""
+    from scd_plugins.engine.threshold import screened_window_search
+
+    rng = np.random.default_rng(300 + seed)
+    n, C, interval = 400, 16, 5
+    p, gains, base, objective = tied_problem(rng, n)
+    # Real-valued projections with near-ties far below float32 resolution around t0.
+    P = torch.tensor(rng.normal(size=(C, n)) * 0.05, dtype=torch.float64)
+    P[:, :30] = 1e-9 * torch.tensor(rng.integers(-3, 4, size=(C, 30)), dtype=torch.float64)
+    t0 = torch.tensor(0.0, dtype=torch.float64)
+    E = (P - t0).to(torch.float32)
+    err = torch.full((C,), 4 * float(torch.finfo(torch.float32).eps) * float(P.abs().max()), dtype=torch.float64)
+    scores, thresholds = screened_window_search(E, err, lambda idx: P.gather(1, idx), t0, gains, base,
+                                                objective, interval)
+    current = objective(base + (P > t0).to(gains.dtype) @ gains)
+    for c in range(C):
+        assert float(objective(brute_counters(P[c], gains, base, float(thresholds[c])))) == float(scores[c])
+        assert float(scores[c]) >= float(current[c])
