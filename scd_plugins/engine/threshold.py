@@ -49,7 +49,8 @@ def window_search(P: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, base: 
                   score: Score, interval: int):
     """Best admissible threshold near t0 for each candidate row of P (C, n), exact float64 throughout."""
     zero = torch.zeros(P.shape[0], dtype=P.dtype, device=P.device)
-    return screened_window_search(P - t0, zero, lambda idx: P.gather(1, idx), t0, gains, base, score, interval)
+    return screened_window_search(P - t0, zero, lambda rows, idx: P[rows[:, None], idx], t0, gains, base,
+                                  score, interval)
 
 
 def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Callable, t0: torch.Tensor,
@@ -57,8 +58,8 @@ def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Cal
     """Best admissible threshold near t0 for each candidate, screening with approximate distances.
 
     E (C, n): approximate signed distances P - t0 (float32 is enough; overwritten), with
-    |E - (P - t0)| <= err (C,). `exact_values(idx)` returns the exact projections P at (C, k)
-    indices. The window is the 2 * interval values nearest to t0 (a block of ranks around t0; top-k,
+    |E - (P - t0)| <= err (C,). `exact_values(rows, idx)` returns the exact projections P at rows
+    (C',) and per-row sample indices (C', k). The window is the 2 * interval values nearest to t0 (a block of ranks around t0; top-k,
     O(n) per candidate instead of a sort). Only values provably nearer than everything left out
     of the window take part in splits, and signs near t0 are settled with the exact values, so the
     result is exact whatever the precision of E. The current split is always a candidate (stored
@@ -71,7 +72,8 @@ def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Cal
     current = base + on_approx.to(gains.dtype) @ gains  # (C, K): the split at t0, up to signs near t0
     distance = E.abs_()
     nearest, idx = torch.topk(distance, k, dim=1, largest=False, sorted=False)
-    values, order = torch.sort(exact_values(idx).to(torch.float64), dim=1, stable=True)
+    rows = torch.arange(C, device=E.device)
+    values, order = torch.sort(exact_values(rows, idx).to(torch.float64), dim=1, stable=True)
     idx = idx.gather(1, order)
     g = gains[idx]  # (C, k, K)
     on = values > t0
@@ -80,7 +82,7 @@ def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Cal
     # A value takes part in splits only if it is provably nearer than every value left out.
     edge = nearest.max(dim=1).values.to(torch.float64)
     inside = (values - t0).abs() < (edge - 2 * err)[:, None]
-    reliable = (edge > 2 * err) if k < n else torch.ones_like(edge, dtype=torch.bool)
+    reliable = (edge > 2 * err) | (err == 0) | (k == n)
     # prefix[j]: gains of the j lowest window values; split j puts window values j.. on.
     prefix = torch.cat([torch.zeros_like(gains[:1]).expand(C, 1, -1), g.cumsum(1)], dim=1)
     j0 = (~on).sum(1)  # the current split
@@ -88,11 +90,17 @@ def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Cal
     scores = score(current[:, None, :] - (prefix - at_j0))  # (C, k + 1)
     admissible = torch.zeros_like(scores, dtype=torch.bool)
     admissible[:, 1:k] = (values[:, 1:] > values[:, :-1]) & inside[:, 1:] & inside[:, :-1]
-    rows = torch.arange(C, device=E.device)
     admissible[rows, j0] = True
-    admissible &= reliable[:, None]  # a window too narrow to screen safely: skip the candidate
     scores = torch.where(admissible, scores, torch.full_like(scores, -torch.inf))
     mid = torch.full_like(scores, float(t0))  # at a window edge the current split stays at t0
     mid[:, 1:k] = (values[:, 1:] + values[:, :-1]) / 2
     best = torch.argmax(scores, dim=1)
-    return scores[rows, best], mid[rows, best]
+    best_scores, thresholds = scores[rows, best], mid[rows, best]
+    if not bool(reliable.all()):  # values too close to t0 for the screen: redo those rows exactly
+        redo = torch.nonzero(~reliable).flatten()
+        every = torch.arange(n, device=E.device).expand(len(redo), n)
+        exact = exact_values(redo, every).to(torch.float64)
+        best_scores[redo], thresholds[redo] = screened_window_search(
+            exact - t0, torch.zeros(len(redo), dtype=torch.float64, device=E.device),
+            lambda r, i: exact_values(redo[r], i), t0, gains, base, score, interval)
+    return best_scores, thresholds

@@ -173,9 +173,10 @@ class VoteTrainer:
         scale = p.abs().max() + steps.abs() * self.x_absmax + offsets.abs()
         err = 8 * _U32 * scale / norms  # bound on |E / norm - (candidate - t0)| in float32
 
-        def exact_values(idx):
-            rows = batch[idx]
-            return self._moved(self.P[rows, k], self.XT[coords[:, None], rows], steps[:, None], norms[:, None])
+        def exact_values(rows, idx):
+            samples = batch[idx]
+            return self._moved(self.P[samples, k], self.XT[coords[rows, None], samples], steps[rows, None],
+                               norms[rows, None])
 
         if self.cfg.renormalise:
             E /= norms[:, None].to(torch.float32)

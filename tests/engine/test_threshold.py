@@ -86,8 +86,8 @@ def test_window_search_matches_brute_force_over_its_window(seed):
 
 @pytest.mark.parametrize("seed", range(10))
 def test_float32_screening_is_exact(seed):
-    """Screening candidates in float32 returns thresholds whose float64 split has the float64 score,
-    and finds the exact window's best split unless float32 cannot tell the values apart."""
+    """Screening candidates in float32 gives the exact float64 answer, also where float32 cannot tell
+    the values near t0 apart (those rows are redone exactly)."""
     from scd_plugins.engine.threshold import screened_window_search
 
     rng = np.random.default_rng(300 + seed)
@@ -99,9 +99,11 @@ def test_float32_screening_is_exact(seed):
     t0 = torch.tensor(0.0, dtype=torch.float64)
     E = (P - t0).to(torch.float32)
     err = torch.full((C,), 4 * float(torch.finfo(torch.float32).eps) * float(P.abs().max()), dtype=torch.float64)
-    scores, thresholds = screened_window_search(E, err, lambda idx: P.gather(1, idx), t0, gains, base,
+    scores, thresholds = screened_window_search(E, err, lambda rows, idx: P[rows[:, None], idx], t0, gains, base,
                                                 objective, interval)
+    exact_scores, exact_thresholds = window_search(P.clone(), t0, gains, base, objective, interval)
     current = objective(base + (P > t0).to(gains.dtype) @ gains)
+    assert torch.equal(scores, exact_scores) and torch.equal(thresholds, exact_thresholds)
     for c in range(C):
         assert float(objective(brute_counters(P[c], gains, base, float(thresholds[c])))) == float(scores[c])
         assert float(scores[c]) >= float(current[c])
