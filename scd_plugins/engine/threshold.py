@@ -54,11 +54,12 @@ def window_search(P: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, base: 
 
 
 def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Callable, t0: torch.Tensor,
-                           gains: torch.Tensor, base: torch.Tensor, score: Score, interval: int):
+                           gains: torch.Tensor, base: torch.Tensor, score: Score, interval: int,
+                           row_scale: torch.Tensor | None = None):
     """Best admissible threshold near t0 for each candidate, screening with approximate distances.
 
-    E (C, n): approximate signed distances P - t0 (float32 is enough; overwritten), with
-    |E - (P - t0)| <= err (C,). `exact_values(rows, idx)` returns the exact projections P at rows
+    E (C, n): approximate signed distances (P - t0) * row_scale (float32 is enough; overwritten;
+    a positive per-row scale changes neither signs nor ranks), with |E / row_scale - (P - t0)| <= err. `exact_values(rows, idx)` returns the exact projections P at rows
     (C',) and per-row sample indices (C', k). The window is the 2 * interval values nearest to t0 (a block of ranks around t0; top-k,
     O(n) per candidate instead of a sort). Only values provably nearer than everything left out
     of the window take part in splits, and signs near t0 are settled with the exact values, so the
@@ -68,8 +69,8 @@ def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Cal
     """
     C, n = E.shape
     k = max(1, min(2 * interval, n))
-    on_approx = E > 0
-    current = base + on_approx.to(gains.dtype) @ gains  # (C, K): the split at t0, up to signs near t0
+    on_approx = torch.gt(E, 0, out=torch.empty(E.shape, dtype=gains.dtype, device=E.device))
+    current = base + on_approx @ gains  # (C, K): the split at t0, up to signs near t0
     distance = E.abs_()
     nearest, idx = torch.topk(distance, k, dim=1, largest=False, sorted=False)
     rows = torch.arange(C, device=E.device)
@@ -77,10 +78,12 @@ def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Cal
     idx = idx.gather(1, order)
     g = gains[idx]  # (C, k, K)
     on = values > t0
-    fix = on.to(g.dtype) - on_approx.gather(1, idx).to(g.dtype)  # window signs settled exactly
+    fix = on.to(g.dtype) - on_approx.gather(1, idx)  # window signs settled exactly
     current = current + (fix[:, :, None] * g).sum(1)
     # A value takes part in splits only if it is provably nearer than every value left out.
     edge = nearest.max(dim=1).values.to(torch.float64)
+    if row_scale is not None:
+        edge = edge / row_scale
     inside = (values - t0).abs() < (edge - 2 * err)[:, None]
     reliable = (edge > 2 * err) | (err == 0) | (k == n)
     # prefix[j]: gains of the j lowest window values; split j puts window values j.. on.

@@ -160,7 +160,8 @@ class VoteTrainer:
         coords, steps = self._steps(w[features], self.cfg.w_inc1)
         coords = features[coords]
         norms = self._norms(w, coords, steps)
-        # Screen the (C, n) candidate distances to t0 in float32; the window is settled in float64.
+        # Screen the (C, n) candidate distances to t0 in float32, E = (candidate - t0) * norm; the
+        # window is then settled in float64.
         columns = self.XT32.index_select(0, features).index_select(1, batch)  # (|F|, n)
         t0 = self.t1[k]
         offsets = t0 * norms  # on iff p + step * x > t0 * norm
@@ -171,16 +172,15 @@ class VoteTrainer:
             torch.sub(p32[None, :], offsets[rows, None].to(torch.float32), out=E[rows])
             E[rows].addcmul_(columns, steps[rows, None].to(torch.float32))
         scale = p.abs().max() + steps.abs() * self.x_absmax + offsets.abs()
-        err = 8 * _U32 * scale / norms  # bound on |E / norm - (candidate - t0)| in float32
+        err = 8 * _U32 * scale / norms  # bound on |E / norm - (candidate - t0)| from float32 rounding
 
         def exact_values(rows, idx):
             samples = batch[idx]
             return self._moved(self.P[samples, k], self.XT[coords[rows, None], samples], steps[rows, None],
                                norms[rows, None])
 
-        if self.cfg.renormalise:
-            E /= norms[:, None].to(torch.float32)
-        scores, thresholds = screened_window_search(E, err, exact_values, t0, gains, base, score, self.cfg.interval)
+        scores, thresholds = screened_window_search(E, err, exact_values, t0, gains, base, score,
+                                                    self.cfg.interval, row_scale=norms)
         c = int(torch.argmax(scores))
         if scores[c] > current:
             f = coords[c]
