@@ -18,7 +18,7 @@ class VoteConfig:
     b_ratio: float = 0.2
     loss: str = "01"  # "01" or "ce"
     binary_weights: bool = False
-    refresh_every: int = 250  # recompute cached projections from scratch to bound float drift
+    refresh_every: int = 2000  # recompute cached projections from scratch to bound float drift
 
     @property
     def renormalise(self) -> bool:

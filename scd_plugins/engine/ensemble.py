@@ -21,11 +21,11 @@ from scd_plugins.engine.config import VoteConfig
 _U32 = float(np.finfo(np.float32).eps) / 2  # unit roundoff of float32
 
 
-def _train_one(X, y, cfg, seed, device):
+def _train_one(XT, XT32, y, cfg, seed, device):
     from scd_plugins.engine.vote import train_vote
 
     start = time.perf_counter()
-    out = train_vote(X, y, cfg, seed, device)
+    out = train_vote(XT, y, cfg, seed, device, XT32=XT32)
     out["seconds"] = time.perf_counter() - start
     return out
 
@@ -40,7 +40,10 @@ def fit_votes(X: np.ndarray, y: np.ndarray, cfg: VoteConfig, seeds: list[int], *
     from tqdm.auto import tqdm
 
     jobs = 1 if device != "cpu" else n_jobs
-    tasks = (delayed(_train_one)(X, y, cfg, s, device) for s in seeds)
+    # Feature-major copies made once and shared (joblib memory-maps large arrays for workers).
+    XT = np.ascontiguousarray(X.T, dtype=np.float64)
+    XT32 = XT.astype(np.float32)
+    tasks = (delayed(_train_one)(XT, XT32, y, cfg, s, device) for s in seeds)
     results = Parallel(n_jobs=jobs, return_as="generator")(tasks)
     votes = list(tqdm(results, total=len(seeds), desc="SCD votes", unit="vote", disable=not progress))
     return {key: np.stack([np.asarray(v[key], dtype=np.float64) for v in votes]) for key in votes[0]}

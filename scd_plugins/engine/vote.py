@@ -12,6 +12,8 @@ projection exceeds a threshold t = -b, which is what the threshold search return
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -73,7 +75,7 @@ def _ce_threshold(Q: torch.Tensor, y: torch.Tensor, t_start: torch.Tensor, newto
 class VoteTrainer:
     """State and moves of one vote; `train()` runs the whole of spec section 3."""
 
-    def __init__(self, XT: torch.Tensor, y: torch.Tensor, cfg: VoteConfig, seed: int):
+    def __init__(self, XT: torch.Tensor, y: torch.Tensor, cfg: VoteConfig, seed: int, XT32=None):
         self.XT, self.y, self.cfg = XT, y, cfg
         self.device = XT.device
         self.d, self.N = XT.shape
@@ -83,7 +85,7 @@ class VoteTrainer:
         if min(self.counts) == 0:
             raise ValueError("a vote needs samples of both classes")
         self.n_features = min(cfg.n_features, self.d)
-        self.XT32 = XT.to(torch.float32)  # for screening candidates; decisions use XT (float64)
+        self.XT32 = XT.to(torch.float32) if XT32 is None else XT32  # screening only; decisions use XT
         self.x_absmax = float(XT.abs().max()) if XT.numel() else 0.0
         self.pocket_objective = ZeroOne(self.counts[0], self.counts[1], 1.0, 1.0)
 
@@ -256,18 +258,24 @@ class VoteTrainer:
         return {"W1": W1, "b1": -t1, "w2": w2, "b2": -np.asarray(t2).reshape(()), "train_score": best_score}
 
 
-def train_vote(X: np.ndarray, y: np.ndarray, cfg: VoteConfig, seed: int, device: str = "cpu") -> dict:
-    """Train one vote on X (N, d) float64 and y in {0, 1}; returns host float64 arrays.
+def train_vote(XT: np.ndarray, y: np.ndarray, cfg: VoteConfig, seed: int, device: str = "cpu",
+               XT32: np.ndarray | None = None) -> dict:
+    """Train one vote on feature-major data XT (d, N) float64 and y in {0, 1}; host float64 arrays out.
 
-    Torch runs single-threaded here so that a vote's floating-point sums do not depend on the
-    thread count: the same seed gives bit-identical votes whatever n_jobs is.
+    XT (and its float32 copy, made here when not given) may be read-only memory maps shared by
+    worker processes: the trainer never writes to them. Torch runs single-threaded here so that a
+    vote's floating-point sums do not depend on the thread count: the same seed gives bit-identical
+    votes whatever n_jobs is.
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        XT = torch.from_numpy(np.ascontiguousarray(X.T, dtype=np.float64)).to(device)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            XT_t = torch.from_numpy(np.asarray(XT, dtype=np.float64)).to(device)
+            XT32_t = None if XT32 is None else torch.from_numpy(np.asarray(XT32, dtype=np.float32)).to(device)
         yt = torch.from_numpy(np.asarray(y, dtype=np.int64)).to(device)
-        return VoteTrainer(XT, yt, cfg, seed).train()
+        return VoteTrainer(XT_t, yt, cfg, seed, XT32=XT32_t).train()
     finally:
         torch.set_num_threads(threads)
 
