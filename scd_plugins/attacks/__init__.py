@@ -1,0 +1,25 @@
+"""Decision-based attacks and the paper's measurement protocols (imports ART; `import scd_plugins` does not
+import this package).
+
+RayS (Chen & Gu, KDD 2020) in ART's evasion-attack interface; `min_l2` (T2, T3, T5), `transfer_matrix`
+(T6), `ensemble_size_curve` (F1) and `sweep` over the same protocol.
+"""
+from scd_plugins.attacks._protocols import (
+    ATTACKS,
+    MinL2Result,
+    TransferRow,
+    draw_initial,
+    ensemble_size_curve,
+    make_attack,
+    min_l2,
+    min_l2_point,
+    n_members,
+    sweep,
+    transfer_matrix,
+    transfer_probability,
+    transfer_row,
+)
+from scd_plugins.attacks._rays import RayS
+
+__all__ = ["RayS", "ATTACKS", "MinL2Result", "TransferRow", "draw_initial", "make_attack", "min_l2", "min_l2_point",
+           "transfer_row", "transfer_matrix", "transfer_probability", "ensemble_size_curve", "sweep", "n_members"]

@@ -1,0 +1,3 @@
+from scd_plugins.repro.cli import main
+
+raise SystemExit(main())
