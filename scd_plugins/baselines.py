@@ -45,7 +45,26 @@ def _expit(z):
     return 0.5 * (1.0 + np.tanh(0.5 * z))     # logistic without overflow warnings
 
 
-class MLPEnsembleClassifier(ClassifierMixin, BaseEstimator):
+class _SoftVote:
+    """What both baselines share: labels and margins from the soft vote, member selection."""
+
+    def decision_function(self, X):
+        p = self.predict_proba(X)
+        return p[:, 1] - 0.5 if p.shape[1] == 2 else p
+
+    def predict(self, X):
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def _member_indices(self, indices):
+        check_is_fitted(self)
+        idx = np.asarray(indices, dtype=np.intp).ravel()
+        if idx.size == 0 or idx.min() < 0 or idx.max() >= self.n_estimators_:
+            raise ValueError(f"indices must be a non-empty subset of range({self.n_estimators_}), got {indices!r}")
+        return idx
+
+
+class MLPEnsembleClassifier(_SoftVote, ClassifierMixin, BaseEstimator):
     """Soft vote over `n_estimators` MLPs of 20 logistic hidden units (the paper's MLP baseline, R = 100).
 
     Members are trained by scikit-learn; prediction runs all members as one batched product over stacked
@@ -106,20 +125,9 @@ class MLPEnsembleClassifier(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return self._member_proba(X).mean(axis=0)
 
-    def decision_function(self, X):
-        p = self.predict_proba(X)
-        return p[:, 1] - 0.5 if p.shape[1] == 2 else p
-
-    def predict(self, X):
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
-
     def sub_ensemble(self, indices):
         """A fitted ensemble made of the members `indices` (single members for transferability, F1 curves)."""
-        check_is_fitted(self)
-        idx = np.asarray(indices, dtype=np.intp).ravel()
-        if idx.size == 0 or idx.min() < 0 or idx.max() >= self.n_estimators_:
-            raise ValueError(f"indices must be a non-empty subset of range({self.n_estimators_}), got {indices!r}")
+        idx = self._member_indices(indices)
         new = type(self)(**{**self.get_params(), "n_estimators": int(idx.size)})
         new.classes_ = self.classes_
         new.n_features_in_ = self.n_features_in_
@@ -149,7 +157,7 @@ _NODE_FIELDS = ("left_child", "right_child", "feature", "threshold", "impurity",
                 "weighted_n_node_samples", "missing_go_to_left")
 
 
-class RandomForestBaseline(ClassifierMixin, BaseEstimator):
+class RandomForestBaseline(_SoftVote, ClassifierMixin, BaseEstimator):
     """scikit-learn random forest with the paper's settings (100 trees, min_samples_leaf 10, max_features None).
 
     `predict_proba` is the forest's soft vote: the mean over trees of the leaf class fractions.
@@ -204,20 +212,9 @@ class RandomForestBaseline(ClassifierMixin, BaseEstimator):
             total += tree.tree_.predict(X)[:, :k]
         return total / len(self.forest_.estimators_)
 
-    def decision_function(self, X):
-        p = self.predict_proba(X)
-        return p[:, 1] - 0.5 if p.shape[1] == 2 else p
-
-    def predict(self, X):
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
-
     def sub_ensemble(self, indices):
         """A fitted forest made of the trees `indices`."""
-        check_is_fitted(self)
-        idx = np.asarray(indices, dtype=np.intp).ravel()
-        if idx.size == 0 or idx.min() < 0 or idx.max() >= self.n_estimators_:
-            raise ValueError(f"indices must be a non-empty subset of range({self.n_estimators_}), got {indices!r}")
+        idx = self._member_indices(indices)
         trees = [self.forest_.estimators_[i] for i in idx]
         return self._assemble(trees, self.classes_, self.n_features_in_,
                               {**self.get_params(), "n_estimators": int(idx.size)})
