@@ -69,7 +69,7 @@ def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Cal
     """
     C, n = E.shape
     k = max(1, min(2 * interval, n))
-    on_approx = torch.gt(E, 0, out=torch.empty(E.shape, dtype=gains.dtype, device=E.device))
+    on_approx = (E > 0).to(gains.dtype)
     current = base + on_approx @ gains  # (C, K): the split at t0, up to signs near t0
     distance = E.abs_()
     nearest, idx = torch.topk(distance, k, dim=1, largest=False, sorted=False)
