@@ -12,7 +12,6 @@ it is queried in.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 
 import numpy as np
 
@@ -94,7 +93,3 @@ class PackedVotes:
     def vote_fraction(self, X: np.ndarray) -> np.ndarray:
         """Fraction of votes saying class 1, per sample."""
         return (self.logits(X) > 0).mean(axis=1)
-
-
-def config_dict(cfg: VoteConfig) -> dict:
-    return asdict(cfg)

@@ -96,6 +96,11 @@ class SCDClassifierBase(ClassifierMixin, BaseEstimator):
         self._set_votes(votes)
         return self
 
+    def _vote_arrays(self) -> dict:
+        """The per-vote arrays, keyed as `fit_votes` returns them (inverse of `_set_votes`)."""
+        return dict(zip(_VOTE_ARRAYS, (self.W1_, self.b1_, self.w2_, self.b2_, self.vote_train_scores_,
+                                       self.vote_seconds_)))
+
     def _set_votes(self, votes: dict):
         self.W1_, self.b1_, self.w2_, self.b2_ = (votes[k] for k in ("W1", "b1", "w2", "b2"))
         self.vote_train_scores_ = votes["train_score"]
@@ -154,8 +159,7 @@ class SCDClassifierBase(ClassifierMixin, BaseEstimator):
         sub.classes_, sub.n_features_in_ = self.classes_, self.n_features_in_
         if hasattr(self, "feature_names_in_"):
             sub.feature_names_in_ = self.feature_names_in_
-        arrays = (self.W1_, self.b1_, self.w2_, self.b2_, self.vote_train_scores_, self.vote_seconds_)
-        sub._set_votes(dict(zip(_VOTE_ARRAYS, (a[idx] for a in arrays))))
+        sub._set_votes({name: value[idx] for name, value in self._vote_arrays().items()})
         return sub
 
     # ----- persistence (see scd_plugins.io) ---------------------------------------------------------
@@ -170,8 +174,7 @@ class SCDClassifierBase(ClassifierMixin, BaseEstimator):
         members = getattr(self, "estimators_", [self])
         arrays = {}
         for m, member in enumerate(members):
-            for name, value in zip(_VOTE_ARRAYS, (member.W1_, member.b1_, member.w2_, member.b2_,
-                                                  member.vote_train_scores_, member.vote_seconds_)):
+            for name, value in member._vote_arrays().items():
                 arrays[f"member{m}.{name}"] = value
         from scd_plugins.io import encode_classes, json_params
 
