@@ -55,14 +55,14 @@ def window_search(P: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, base: 
 
 def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Callable, t0: torch.Tensor,
                            gains: torch.Tensor, base: torch.Tensor, score: Score, interval: int,
-                           row_scale: torch.Tensor | None = None, mask_out: torch.Tensor | None = None):
+                           row_scale: torch.Tensor | None = None):
     """Best admissible threshold near t0 for each candidate, screening with approximate distances.
 
     E (C, n): approximate signed distances (P - t0) * row_scale (float32 is enough; overwritten;
     a positive per-row scale changes neither signs nor ranks), with |E / row_scale - (P - t0)| <= err.
-    `mask_out`, a reusable (C, n) buffer of the gains' dtype, saves an allocation per call. `exact_values(rows, idx)` returns the exact projections P at rows
-    (C',) and per-row sample indices (C', k). The window is the 2 * interval values nearest to t0 (a block of ranks around t0; top-k,
-    O(n) per candidate instead of a sort). Only values provably nearer than everything left out
+    `exact_values(rows, idx)` returns the exact projections P at rows (C',) and per-row sample
+    indices (C', k). The window is the 2 * interval values nearest to t0 (a block of ranks around
+    t0; top-k, O(n) per candidate instead of a sort). Only values provably nearer than everything left out
     of the window take part in splits, and signs near t0 are settled with the exact values, so the
     result is exact whatever the precision of E. The current split is always a candidate (stored
     at t0 when the window has no neighbour on one side). All candidates share the per-sample
@@ -70,7 +70,7 @@ def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Cal
     """
     C, n = E.shape
     k = max(1, min(2 * interval, n))
-    on_approx = torch.gt(E, 0, out=mask_out) if mask_out is not None else (E > 0).to(gains.dtype)
+    on_approx = (E > 0).to(gains.dtype)
     # (C, K) counters of the split at t0, up to signs near t0; one matrix-vector product per counter
     # (much faster than a skinny matrix product).
     current = base + torch.stack([on_approx @ gains[:, j] for j in range(gains.shape[1])], dim=1)

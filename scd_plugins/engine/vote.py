@@ -164,12 +164,10 @@ class VoteTrainer:
         norms = self._norms(w, coords, steps)
         # Screen the (C, n) candidate distances to t0 in float32, E = (candidate - t0) * norm; the
         # window is then settled in float64.
-        rows_buf, columns = self._gather_buffers(len(features), len(batch))
-        torch.index_select(self.XT32, 0, features, out=rows_buf)
-        torch.index_select(rows_buf, 1, batch, out=columns)  # (|F|, n) feature values of the batch
+        columns = self.XT32.index_select(0, features).index_select(1, batch)  # (|F|, n)
         t0 = self.t1[k]
         offsets = t0 * norms  # on iff p + step * x > t0 * norm
-        E, mask = self._buffers(len(steps), len(batch), gains.dtype)
+        E = torch.empty((len(steps), len(batch)), dtype=torch.float32, device=p.device)  # (C, n)
         p32 = p.to(torch.float32)
         for half in range(len(steps) // len(features)):  # +step then -step (one half for flips)
             rows = slice(half * len(features), (half + 1) * len(features))
@@ -184,7 +182,7 @@ class VoteTrainer:
                                norms[rows, None])
 
         scores, thresholds = screened_window_search(E, err, exact_values, t0, gains, base, score,
-                                                    self.cfg.interval, row_scale=norms, mask_out=mask)
+                                                    self.cfg.interval, row_scale=norms)
         c = int(torch.argmax(scores))
         if scores[c] > current:
             f = coords[c]
@@ -192,23 +190,6 @@ class VoteTrainer:
             self.W1[:, k] /= norms[c]
             self.P[:, k] = self._moved(self.P[:, k], self.XT[f], steps[c], norms[c])
             self.t1[k] = thresholds[c]
-
-    def _buffers(self, C: int, n: int, mask_dtype):
-        """(C, n) float32 distances and a mask buffer, allocated once (as are the gather buffers):
-        fresh multi-megabyte buffers every iteration cost more in page faults than the arithmetic."""
-        key = (C, n, mask_dtype)
-        if getattr(self, "_buffer_key", None) != key:
-            self._buffer_key = key
-            self._E = torch.empty((C, n), dtype=torch.float32, device=self.device)
-            self._mask = torch.empty((C, n), dtype=mask_dtype, device=self.device)
-        return self._E, self._mask
-
-    def _gather_buffers(self, F: int, n: int):
-        if getattr(self, "_gather_key", None) != (F, n):
-            self._gather_key = (F, n)
-            self._rows = torch.empty((F, self.N), dtype=torch.float32, device=self.device)
-            self._columns = torch.empty((F, n), dtype=torch.float32, device=self.device)
-        return self._rows, self._columns
 
     @staticmethod
     def _moved(p, x, step, norm):
