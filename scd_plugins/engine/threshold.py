@@ -29,12 +29,16 @@ def below_smallest(sorted_p: torch.Tensor) -> torch.Tensor:
     return lowest - gap / 2
 
 
-def full_search(p: torch.Tensor, gains: torch.Tensor, base: torch.Tensor, score: Score):
+def full_search(p: torch.Tensor, gains: torch.Tensor, base: torch.Tensor, score: Score,
+                order: torch.Tensor | None = None):
     """Best admissible threshold over all n samples: one sort, then suffix sums (O(n log n)).
 
-    p: (n,) projections; gains: (n, K); base: (K,). Returns (threshold, best score) as 0-d tensors.
+    p: (n,) projections; gains: (n, K); base: (K,); order: argsort(p, stable=True) when the caller
+    has it. Returns (threshold, best score) as 0-d tensors.
     """
-    ps, order = torch.sort(p, stable=True)
+    if order is None:
+        order = torch.argsort(p, stable=True)
+    ps = p[order]
     suffix = gains[order].flip(0).cumsum(0).flip(0)  # suffix[j]: gains of sorted samples j.. (on above a split before j)
     scores = score(base + suffix)
     admissible = torch.ones_like(ps, dtype=torch.bool)
@@ -55,7 +59,8 @@ def window_search(P: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, base: 
 
 def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Callable, t0: torch.Tensor,
                            gains: torch.Tensor, base: torch.Tensor, score: Score, interval: int,
-                           row_scale: torch.Tensor | None = None):
+                           row_scale: torch.Tensor | None = None, outside: torch.Tensor | None = None,
+                           reach: torch.Tensor | None = None):
     """Best admissible threshold near t0 for each candidate, screening with approximate distances.
 
     E (C, n): approximate signed distances (P - t0) * row_scale (float32 is enough; overwritten;
@@ -67,6 +72,12 @@ def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Cal
     result is exact whatever the precision of E. The current split is always a candidate (stored
     at t0 when the window has no neighbour on one side). All candidates share the per-sample
     gains (n, K). Returns (scores (C,), thresholds (C,)); among equal scores the lowest threshold.
+
+    `outside` (C,), when given, says E holds only some of the samples: every sample left out is
+    farther than outside[c] from t0 in every candidate, and its side is already counted in `base`
+    ((K,) or per candidate (C, K)). Values then take part only when also nearer than outside[c].
+    `reach` (C,), when given, is a guess of each window's reach in units of E: it only makes the
+    top-k cheaper (`nearest`), the result is the same whatever it is.
     """
     C, n = E.shape
     k = max(1, min(2 * interval, n))
@@ -75,7 +86,7 @@ def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Cal
     # (much faster than a skinny matrix product).
     current = base + torch.stack([on_approx @ gains[:, j] for j in range(gains.shape[1])], dim=1)
     distance = E.abs_()
-    nearest, idx = torch.topk(distance, k, dim=1, largest=False, sorted=False)
+    nearest, idx = smallest(distance, k, reach)
     rows = torch.arange(C, device=E.device)
     values, order = torch.sort(exact_values(rows, idx).to(torch.float64), dim=1, stable=True)
     idx = idx.gather(1, order)
@@ -87,7 +98,8 @@ def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Cal
     edge = nearest.max(dim=1).values.to(torch.float64)
     if row_scale is not None:
         edge = edge / row_scale
-    inside = (values - t0).abs() < (edge - 2 * err)[:, None]
+    limit = edge - 2 * err if outside is None else torch.minimum(edge - 2 * err, outside)
+    inside = (values - t0).abs() < limit[:, None]
     reliable = (edge > 2 * err) | (err == 0) | (k == n)
     # prefix[j]: gains of the j lowest window values; split j puts window values j.. on.
     prefix = torch.cat([torch.zeros_like(gains[:1]).expand(C, 1, -1), g.cumsum(1)], dim=1)
@@ -108,5 +120,54 @@ def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Cal
         exact = exact_values(redo, every).to(torch.float64)
         best_scores[redo], thresholds[redo] = screened_window_search(
             exact - t0, torch.zeros(len(redo), dtype=torch.float64, device=E.device),
-            lambda r, i: exact_values(redo[r], i), t0, gains, base, score, interval)
+            lambda r, i: exact_values(redo[r], i), t0, gains, base if base.dim() == 1 else base[redo], score,
+            interval, outside=None if outside is None else outside[redo])
     return best_scores, thresholds
+
+
+def smallest(distance: torch.Tensor, k: int, reach: torch.Tensor | None = None):
+    """The k smallest entries of each row of `distance` (C, n) and their columns, like torch.topk.
+
+    torch.topk costs about as much for a short row as for a long one; with a guess `reach` (C,)
+    of each row's k-th smallest value, the entries below the guess (a few times k) are gathered
+    first and only they go through top-k. Rows with fewer than k entries below the guess take the
+    plain top-k, so the answer never depends on the guess.
+    """
+    if reach is None or k >= distance.shape[1]:
+        return torch.topk(distance, k, dim=1, largest=False, sorted=False)
+    below = distance < reach[:, None]
+    counts = below.sum(1)
+    short = counts < k
+    rows, cols = below.nonzero(as_tuple=True)  # grouped by row, in row order
+    width = max(k, int(counts.max()))
+    slot = torch.arange(len(rows), device=distance.device) - (counts.cumsum(0) - counts)[rows]
+    packed = torch.full((distance.shape[0], width), torch.inf, dtype=distance.dtype, device=distance.device)
+    packed[rows, slot] = distance[rows, cols]
+    columns = torch.zeros(packed.shape, dtype=torch.long, device=distance.device)
+    columns[rows, slot] = cols
+    nearest, pick = torch.topk(packed, k, dim=1, largest=False, sorted=False)
+    idx = columns.gather(1, pick)
+    if bool(short.any()):
+        redo = torch.nonzero(short).flatten()
+        nearest[redo], idx[redo] = torch.topk(distance[redo], k, dim=1, largest=False, sorted=False)
+    return nearest, idx
+
+
+def move_band(sorted_p: torch.Tensor, t0: torch.Tensor, steps: torch.Tensor, norms: torch.Tensor,
+              x_low: torch.Tensor, x_high: torch.Tensor, radius: float):
+    """The block [a, b) of sorted projections that rank-1 moves can bring within `radius` of t0.
+
+    A move turns projection p into (p + step * x) / norm with x in [x_low, x_high] (per candidate),
+    so a sample whose p lies outside the band stays farther than `radius` from t0 in every
+    candidate, and on the same side as now: those below a stay off, those from b on stay on. The
+    window search then only needs the samples inside the band: for pixel data that is the samples
+    within about one step of t0, often a small part of the batch.
+    """
+    tau = t0 * norms  # on iff p + step * x > tau
+    shift_low = torch.minimum(steps * x_low, steps * x_high)
+    shift_high = torch.maximum(steps * x_low, steps * x_high)
+    low = (tau - shift_high - radius * norms).min().reshape(1)
+    high = (tau - shift_low + radius * norms).max().reshape(1)
+    a = int(torch.searchsorted(sorted_p, low))
+    b = int(torch.searchsorted(sorted_p, high, right=True))
+    return a, b

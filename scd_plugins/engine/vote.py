@@ -19,10 +19,8 @@ import torch
 
 from scd_plugins.engine.config import VoteConfig
 from scd_plugins.engine.objective import CrossEntropy, ZeroOne
-from scd_plugins.engine.threshold import below_smallest, full_search, screened_window_search, window_search
-
-_U32 = float(torch.finfo(torch.float32).eps) / 2  # unit roundoff of float32
-
+from scd_plugins.engine.moves import moved, search_moves
+from scd_plugins.engine.threshold import below_smallest, full_search
 
 def _init_weights(shape, binary: bool, gen: torch.Generator) -> torch.Tensor:
     w = torch.randn(shape, generator=gen, dtype=torch.float64)
@@ -86,7 +84,8 @@ class VoteTrainer:
             raise ValueError("a vote needs samples of both classes")
         self.n_features = min(cfg.n_features, self.d)
         self.XT32 = XT.to(torch.float32) if XT32 is None else XT32  # screening only; decisions use XT
-        self.x_absmax = float(XT.abs().max()) if XT.numel() else 0.0
+        self._block = None  # (|F|, N) float32 rows of a step's features, reused: a fresh one costs page faults
+        self.x_low, self.x_high = torch.aminmax(XT, dim=1)  # per-feature range: bounds what a move can do
         self.pocket_objective = ZeroOne(self.counts[0], self.counts[1], 1.0, 1.0)
 
     # ----- objectives -------------------------------------------------------------------------------
@@ -123,24 +122,32 @@ class VoteTrainer:
             return torch.ones_like(steps)
         return torch.sqrt((w @ w) + 2 * steps * w[coords] + steps ** 2)
 
-    def _fit_output(self, A, y, iteration):
+    def _fit_output(self, A, y, iteration, order=None):
         q = A @ self.w2
         if self.cfg.loss == "ce":
             t, s = _ce_threshold(q[:, None], y, self.t2)
             return t[0], s[0]
         gains, base = self._output_gains(y)
-        return full_search(q, gains, base, self._zero_one(y, iteration))
+        return full_search(q, gains, base, self._zero_one(y, iteration), order)
 
     def _output_step(self, A, y, iteration):
-        self.t2, current = self._fit_output(A, y, iteration)
         coords, steps = self._steps(self.w2, self.cfg.w_inc2)
         norms = self._norms(self.w2, coords, steps)
-        Q = torch.addcmul((A @ self.w2)[None, :], A.T[coords], steps[:, None]) / norms[:, None]  # (C, n)
         if self.cfg.loss == "ce":
+            self.t2, current = self._fit_output(A, y, iteration)
+            Q = torch.addcmul((A @ self.w2)[None, :], A.T[coords], steps[:, None]) / norms[:, None]  # (C, n)
             thresholds, scores = _ce_threshold(Q.T, y, self.t2)
         else:
+            q = A @ self.w2
+            order = torch.argsort(q, stable=True)
+            self.t2, current = self._fit_output(A, y, iteration, order)
             gains, base = self._output_gains(y)
-            scores, thresholds = window_search(Q, self.t2, gains, base, self._zero_one(y, iteration), self.cfg.interval)
+            AT32 = A.T.to(torch.float32)
+            zeros = torch.zeros_like(steps)
+            scores, thresholds = search_moves(
+                q, self.t2, lambda pos, idx: AT32[pos][:, idx], lambda pos, idx: A[idx, pos], coords, steps, norms,
+                zeros, zeros + 1, gains, base, self._zero_one(y, iteration), self.cfg.interval, order,
+                guess_reach=not self.cfg.binary_weights)
         c = int(torch.argmax(scores))
         if scores[c] > current:
             self.w2 = self.w2.clone()
@@ -156,45 +163,44 @@ class VoteTrainer:
         score = self._score_hidden(y, iteration)
         gains, base = self._hidden_gains(A, k, y)
         p = self.P[batch, k]
-        self.t1[k], current = full_search(p, gains, base, score)
+        order = torch.argsort(p, stable=True)
+        self.t1[k], current = full_search(p, gains, base, score, order)
         features = torch.randperm(self.d, generator=self.gen)[: self.n_features].to(self.device)
         w = self.W1[:, k]
-        coords, steps = self._steps(w[features], self.cfg.w_inc1)
-        coords = features[coords]
+        positions, steps = self._steps(w[features], self.cfg.w_inc1)
+        coords = features[positions]
         norms = self._norms(w, coords, steps)
-        # Screen the (C, n) candidate distances to t0 in float32, E = (candidate - t0) * norm; the
-        # window is then settled in float64.
-        columns = self.XT32.index_select(0, features).index_select(1, batch)  # (|F|, n)
-        t0 = self.t1[k]
-        offsets = t0 * norms  # on iff p + step * x > t0 * norm
-        E = torch.empty((len(steps), len(batch)), dtype=torch.float32, device=p.device)  # (C, n)
-        p32 = p.to(torch.float32)
-        for half in range(len(steps) // len(features)):  # +step then -step (one half for flips)
-            rows = slice(half * len(features), (half + 1) * len(features))
-            torch.sub(p32[None, :], offsets[rows, None].to(torch.float32), out=E[rows])
-            E[rows].addcmul_(columns, steps[rows, None].to(torch.float32))
-        scale = p.abs().max() + steps.abs() * self.x_absmax + offsets.abs()
-        err = 8 * _U32 * scale / norms  # bound on |E / norm - (candidate - t0)| from float32 rounding
-
-        def exact_values(rows, idx):
-            samples = batch[idx]
-            return self._moved(self.P[samples, k], self.XT[coords[rows, None], samples], steps[rows, None],
-                               norms[rows, None])
-
-        scores, thresholds = screened_window_search(E, err, exact_values, t0, gains, base, score,
-                                                    self.cfg.interval, row_scale=norms)
+        scores, thresholds = search_moves(
+            p, self.t1[k], self._rows32(features, batch),
+            lambda pos, idx: self.XT[features[pos], batch[idx]], positions, steps, norms,
+            self.x_low[coords], self.x_high[coords], gains, base, score, self.cfg.interval, order)
         c = int(torch.argmax(scores))
         if scores[c] > current:
             f = coords[c]
             self.W1[f, k] += steps[c]
             self.W1[:, k] /= norms[c]
-            self.P[:, k] = self._moved(self.P[:, k], self.XT[f], steps[c], norms[c])
+            self.P[:, k] = moved(self.P[:, k], self.XT[f], steps[c], norms[c])
             self.t1[k] = thresholds[c]
 
-    @staticmethod
-    def _moved(p, x, step, norm):
-        """Projection after a move, one formula for the window and the cache (bit-identical)."""
-        return (p + step * x) / norm
+    def _rows32(self, features, batch):
+        """rows32(pos, idx) = XT32[features[pos]][:, batch[idx]] for `search_moves`.
+
+        A narrow band is one flat gather; a wide one slices a (|F|, N) block copied once per step.
+        """
+        block = []
+
+        def rows32(pos, idx):
+            samples = batch[idx]
+            if 7 * len(samples) < self.N:
+                flat = features[pos][:, None] * self.XT32.stride(0) + samples[None, :] * self.XT32.stride(1)
+                return self.XT32.reshape(-1).index_select(0, flat.reshape(-1)).reshape(len(pos), len(samples))
+            if not block:
+                if self._block is None or self._block.shape[0] != len(features):
+                    self._block = torch.empty((len(features), self.N), dtype=torch.float32, device=self.device)
+                block.append(torch.index_select(self.XT32, 0, features, out=self._block))
+            return block[0].index_select(1, samples).index_select(0, pos)
+
+        return rows32
 
     # ----- pocket and loop --------------------------------------------------------------------------
     def _activations(self, rows=None):
@@ -213,7 +219,9 @@ class VoteTrainer:
         for idx, count in zip(self.class_idx, self.counts):
             m = max(1, int(round(self.cfg.nrows * count)))
             parts.append(idx[torch.randperm(count, generator=self.gen)[:m].to(self.device)])
-        return torch.sort(torch.cat(parts)).values  # ascending rows: cache-friendly gathers
+        chosen = torch.zeros(self.N, dtype=torch.bool, device=self.device)
+        chosen[torch.cat(parts)] = True
+        return torch.nonzero(chosen).flatten()  # ascending rows (cache-friendly gathers), no sort needed
 
     def _initialise(self):
         h = self.cfg.hidden_nodes

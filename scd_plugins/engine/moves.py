@@ -1,0 +1,78 @@
+"""Window search over rank-1 weight moves, for hidden and output nodes alike (spec section 5).
+
+A node's projections over the batch are p (n,). Moving weight j by `step` (then dividing by `norm`,
+1 when the family does not renormalise) turns them into (p + step * x_j) / norm, where x_j is the
+input row of that weight (a pixel column for a hidden node, a hidden activation for the output).
+Each candidate move is scored at the thresholds near the current one, t0, by `screened_window_search`.
+
+What makes this cheap: samples are sorted by p once, and per sign of the step only the band of
+samples that some move can bring near t0 is screened (`move_band`); the rest keep their side and
+enter the counters as one suffix sum. The screen is float32 and every window is settled in float64,
+so the result is the same as screening every sample.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from scd_plugins.engine.threshold import Score, move_band, screened_window_search
+
+_U32 = float(torch.finfo(torch.float32).eps) / 2  # unit roundoff of float32
+
+
+def moved(p, x, step, norm):
+    """Projection after a move: one formula for windows and caches, so both are bit-identical."""
+    return (p + step * x) / norm
+
+
+def search_moves(p: torch.Tensor, t0: torch.Tensor, rows32: Callable, rows_exact: Callable,
+                 positions: torch.Tensor, steps: torch.Tensor, norms: torch.Tensor, x_low: torch.Tensor,
+                 x_high: torch.Tensor, gains: torch.Tensor, base: torch.Tensor, score: Score, interval: int,
+                 order: torch.Tensor | None = None, guess_reach: bool = True):
+    """Best (score, threshold) near t0 for every candidate move.
+
+    p (n,) float64 exact projections (order: their stable argsort, when the caller has it).
+    rows32(pos (C',), idx (L,)) gives the (C', L) float32 inputs of the weights at `pos` on batch
+    samples idx, and rows_exact(pos (C', k), idx (C', k)) the exact float64 ones. Candidate c moves
+    weight positions[c] by steps[c] and renormalises by norms[c]; x_low / x_high (C,) bound that
+    weight's inputs. gains (n, K) / base (K,) as in `screened_window_search`. `guess_reach` speeds
+    up the top-k unless projections are small integers (massive ties make the guess useless).
+    """
+    n = len(p)
+    window = max(1, min(2 * interval, n))
+    if order is None:
+        order = torch.argsort(p, stable=True)
+    sorted_p = p[order]
+    on_from = torch.cat([gains[order].flip(0).cumsum(0).flip(0), torch.zeros_like(gains[:1])])  # gains of sorted i..
+    # The band reaches well beyond a window: about 2I values lie within `near` of t0 before a move.
+    near = torch.kthvalue((p - t0).abs(), window).values
+    radius = max(8 * float(near), 1e-9 * (float(t0.abs()) + 1.0))
+    scale = p.abs().max() + steps.abs() * torch.maximum(x_low.abs(), x_high.abs()) + (t0 * norms).abs()
+    err = 8 * _U32 * scale / norms  # bound on |E / norm - (candidate - t0)| from float32 rounding
+    scores = torch.empty(len(steps), dtype=torch.float64, device=p.device)
+    thresholds = torch.empty_like(scores)
+    for rows in (torch.nonzero(steps > 0).flatten(), torch.nonzero(steps <= 0).flatten()):
+        if len(rows) == 0:
+            continue
+        r_pos, r_steps, r_norms = positions[rows], steps[rows], norms[rows]
+        a, b = move_band(sorted_p, t0, r_steps, r_norms, x_low[rows], x_high[rows], radius)
+        a = min(a, int(torch.searchsorted(sorted_p, (t0 - radius).reshape(1))))  # the window before a move
+        b = max(b, int(torch.searchsorted(sorted_p, (t0 + radius).reshape(1), right=True)))
+        band = order[a:b]
+        offsets = (t0 * r_norms).to(torch.float32)  # on iff p + step * x > t0 * norm
+        E = torch.addcmul(sorted_p[a:b].to(torch.float32)[None, :] - offsets[:, None], rows32(r_pos, band),
+                          r_steps[:, None].to(torch.float32))
+
+        def exact_values(sub, idx, band=band, r_pos=r_pos, r_steps=r_steps, r_norms=r_norms):
+            samples = band[idx]
+            return moved(p[samples], rows_exact(r_pos[sub, None].expand_as(idx), samples), r_steps[sub, None],
+                         r_norms[sub, None])
+
+        everything = a == 0 and b == n
+        outside = torch.full((len(rows),), radius * (1 - 1e-6), dtype=torch.float64, device=p.device)
+        scores[rows], thresholds[rows] = screened_window_search(
+            E, err[rows], exact_values, t0, gains[band], base + on_from[b], score, interval, row_scale=r_norms,
+            outside=None if everything else outside,
+            reach=(2 * near * r_norms).to(torch.float32) if guess_reach else None)
+    return scores, thresholds
