@@ -54,12 +54,15 @@ class PackedVotes:
     def __init__(self, W1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray):
         R, d, h = W1.shape
         self.R, self.d, self.h = R, d, h
-        self.W64 = np.ascontiguousarray(W1.transpose(1, 0, 2).reshape(d, R * h))
-        self.W32 = self.W64.astype(np.float32)
+        W64 = W1.transpose(1, 0, 2).reshape(d, R * h)
+        self.W32 = np.ascontiguousarray(W64, dtype=np.float32)
+        self.W64T = np.ascontiguousarray(W64.T, dtype=np.float64)  # a unit's weights contiguous: cheap re-checks
         self.b64 = b1.reshape(R * h).astype(np.float64)
         self._b32 = self.b64.astype(np.float32)
-        self._margin_w = 8 * np.sqrt(d + 3) * _U32 * np.linalg.norm(self.W64, axis=0)
+        self._margin_w = 8 * np.sqrt(d + 3) * _U32 * np.linalg.norm(self.W64T, axis=1)
         self._margin_b = 4 * _U32 * np.abs(self.b64)
+        self._margin_w_max = float(self._margin_w.max()) if self._margin_w.size else 0.0
+        self._margin_b_max = float(self._margin_b.max()) if self._margin_b.size else 0.0
         self.w2 = w2.astype(np.float64)
         self.b2 = b2.astype(np.float64)
 
@@ -69,20 +72,27 @@ class PackedVotes:
         float32 rounding errors of a length-d dot product behave like a sum of d independent
         roundings: their size stays below 8 sqrt(d) u ||x|| ||w|| (u: unit roundoff) except with
         vanishing probability, so entries within that margin of zero (about 0.1% at d = 3072) are
-        recomputed in float64 and every other sign is already the float64 sign.
+        recomputed in float64 and every other sign is already the float64 sign. X may be float32
+        (as attacks send it: no float64 copy of the batch is made) or float64.
         """
         out = np.empty((len(X), self.R * self.h), dtype=bool)
-        margin_w, margin_b, b32 = self._margin_w, self._margin_b, self._b32
         for start in range(0, len(X), chunk):
-            x64 = X[start:start + chunk]
-            pre = x64.astype(np.float32) @ self.W32 + b32
-            margin = np.linalg.norm(x64, axis=1)[:, None] * margin_w + margin_b
-            rows, cols = np.nonzero(np.abs(pre) <= margin)
-            active = pre > 0
+            x = X[start:start + chunk]
+            x32 = x if x.dtype == np.float32 else x.astype(np.float32)
+            pre = x32 @ self.W32
+            pre += self._b32
+            np.greater(pre, 0, out=out[start:start + chunk])
+            # Cheap screen with each row's widest margin, then the exact margin on the few left.
+            norms = np.linalg.norm(x32, axis=1).astype(np.float64) * (1 + 1e-5)  # float32 norm, rounded up
+            widest = norms * self._margin_w_max + self._margin_b_max
+            np.abs(pre, out=pre)
+            rows, cols = np.nonzero(pre <= widest[:, None].astype(np.float32) * np.float32(1 + 1e-6))
+            near = pre[rows, cols] <= norms[rows] * self._margin_w[cols] + self._margin_b[cols]
+            rows, cols = rows[near], cols[near]
             for s in range(0, len(rows), 2048):  # bounded memory for the float64 re-check
                 r, c = rows[s:s + 2048], cols[s:s + 2048]
-                active[r, c] = np.einsum("ij,ji->i", x64[r], self.W64[:, c]) + self.b64[c] > 0
-            out[start:start + chunk] = active
+                exact = np.einsum("ij,ij->i", x[r].astype(np.float64), self.W64T[c]) + self.b64[c] > 0
+                out[start + r, c] = exact
         return out.reshape(len(X), self.R, self.h)
 
     def logits(self, X: np.ndarray) -> np.ndarray:

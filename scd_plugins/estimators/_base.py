@@ -111,7 +111,9 @@ class SCDClassifierBase(ClassifierMixin, BaseEstimator):
     # ----- prediction -------------------------------------------------------------------------------
     def _validated(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=np.float64)  # ART sends float32: signs in float64
+        # float32 stays float32 (attacks send it; the float32 values are exact in float64, where signs
+        # near zero are settled), anything else becomes float64.
+        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
 
     def _vote_fraction(self, X):
         """Vote fraction for classes_[1] (binary), or per class from the one-vs-rest members."""

@@ -75,9 +75,16 @@ def test_float32_queries_decide_like_float64(breast_cancer):
     """ART queries in float32; hidden signs are decided in float64 either way."""
     Xtr, ytr, Xte, _ = breast_cancer
     clf = SCD01Classifier(n_votes=3, iterations=40, random_state=0, n_jobs=1).fit(Xtr, ytr)
-    X32 = Xte.astype(np.float32)
+    # Test points plus points moved onto a hidden unit's hyperplane (pre-activation ~ 0), where the
+    # float32 product cannot tell the sign and the float64 re-check decides.
+    w, b = clf.W1_[1][:, 4], clf.b1_[1][4]
+    on_plane = Xte[:20] - ((Xte[:20] @ w + b) / (w @ w))[:, None] * w
+    X32 = np.concatenate([Xte, on_plane]).astype(np.float32)
     exact = (np.einsum("nd,rdh->nrh", X32.astype(np.float64), clf.W1_) + clf.b1_) > 0
+    assert np.abs(X32[-20:].astype(np.float64) @ w + b).max() < 1e-3  # the hard cases are really there
     np.testing.assert_array_equal(clf._packed.hidden(X32.astype(np.float64)), exact)
+    np.testing.assert_array_equal(clf._packed.hidden(X32), exact)  # float32 in, no float64 copy
+    np.testing.assert_array_equal(clf.predict_proba(X32), clf.predict_proba(X32.astype(np.float64)))
 
 
 def test_multiclass_one_vs_rest(breast_cancer):

@@ -129,3 +129,19 @@ def test_other_protocols(tmp_path, protocol):
         else:
             assert sorted(a["curve"]) == [1, 3]
     assert (out / ("ensemble_size.png" if protocol == "ensemble_size" else "report.md")).is_file()
+
+
+def test_dask_backend_gives_the_same_results(tmp_path):
+    """Units shipped to a Dask cluster (a local one here) store what local processes store."""
+    pytest.importorskip("dask.distributed", reason="the dask backend needs `pip install dask[distributed]`")
+
+    def results(out):
+        with ResultStore(out / "results.sqlite") as store:
+            return {key: (p["min_l2"], p["success"], p["queries"]) for key, _run, p in store.rows()}
+
+    recipe = _recipe(tmp_path, n=2, restarts=1, iters=3)
+    local, cluster = tmp_path / "local", tmp_path / "dask"
+    run_recipe(recipe, local, models_dir=tmp_path / "m", n_jobs=1, backend="loky", verbose=False)
+    summary = run_recipe(recipe, cluster, models_dir=tmp_path / "m", n_jobs=2, backend="dask", verbose=False)
+    assert summary["units_done"] == 2 * 2  # 2 models x 2 points
+    assert results(cluster) == results(local)
