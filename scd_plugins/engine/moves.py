@@ -16,7 +16,7 @@ from typing import Callable
 
 import torch
 
-from scd_plugins.engine.threshold import Score, move_band, screened_window_search
+from scd_plugins.engine.threshold import Score, argsort, move_band, screened_window_search
 
 _U32 = float(torch.finfo(torch.float32).eps) / 2  # unit roundoff of float32
 
@@ -32,7 +32,7 @@ def search_moves(p: torch.Tensor, t0: torch.Tensor, rows32: Callable, rows_exact
                  order: torch.Tensor | None = None, guess_reach: bool = True):
     """Best (score, threshold) near t0 for every candidate move.
 
-    p (n,) float64 exact projections (order: their stable argsort, when the caller has it).
+    p (n,) float64 exact projections (order: their argsort, when the caller has it).
     rows32(pos (C',), idx (L,)) gives the (C', L) float32 inputs of the weights at `pos` on batch
     samples idx, and rows_exact(pos (C', k), idx (C', k)) the exact float64 ones. Candidate c moves
     weight positions[c] by steps[c] and renormalises by norms[c]; x_low / x_high (C,) bound that
@@ -42,7 +42,7 @@ def search_moves(p: torch.Tensor, t0: torch.Tensor, rows32: Callable, rows_exact
     n = len(p)
     window = max(1, min(2 * interval, n))
     if order is None:
-        order = torch.argsort(p, stable=True)
+        order = argsort(p)
     sorted_p = p[order]
     on_from = torch.cat([gains[order].flip(0).cumsum(0).flip(0), torch.zeros_like(gains[:1])])  # gains of sorted i..
     # The band reaches well beyond a window: about 2I values lie within `near` of t0 before a move.

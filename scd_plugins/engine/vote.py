@@ -20,7 +20,7 @@ import torch
 from scd_plugins.engine.config import VoteConfig
 from scd_plugins.engine.objective import CrossEntropy, ZeroOne
 from scd_plugins.engine.moves import moved, search_moves
-from scd_plugins.engine.threshold import below_smallest, full_search
+from scd_plugins.engine.threshold import argsort, below_smallest, full_search
 
 def _init_weights(shape, binary: bool, gen: torch.Generator) -> torch.Tensor:
     w = torch.randn(shape, generator=gen, dtype=torch.float64)
@@ -139,13 +139,14 @@ class VoteTrainer:
             thresholds, scores = _ce_threshold(Q.T, y, self.t2)
         else:
             q = A @ self.w2
-            order = torch.argsort(q, stable=True)
+            order = argsort(q)
             self.t2, current = self._fit_output(A, y, iteration, order)
             gains, base = self._output_gains(y)
             AT32 = A.T.to(torch.float32)
             zeros = torch.zeros_like(steps)
             scores, thresholds = search_moves(
-                q, self.t2, lambda pos, idx: AT32[pos][:, idx], lambda pos, idx: A[idx, pos], coords, steps, norms,
+                q, self.t2, lambda pos, idx: AT32.index_select(0, pos).index_select(1, idx),
+                lambda pos, idx: A[idx, pos], coords, steps, norms,
                 zeros, zeros + 1, gains, base, self._zero_one(y, iteration), self.cfg.interval, order,
                 guess_reach=not self.cfg.binary_weights)
         c = int(torch.argmax(scores))
@@ -163,7 +164,7 @@ class VoteTrainer:
         score = self._score_hidden(y, iteration)
         gains, base = self._hidden_gains(A, k, y)
         p = self.P[batch, k]
-        order = torch.argsort(p, stable=True)
+        order = argsort(p)
         self.t1[k], current = full_search(p, gains, base, score, order)
         features = torch.randperm(self.d, generator=self.gen)[: self.n_features].to(self.device)
         w = self.W1[:, k]
@@ -172,7 +173,7 @@ class VoteTrainer:
         norms = self._norms(w, coords, steps)
         scores, thresholds = search_moves(
             p, self.t1[k], self._rows32(features, batch),
-            lambda pos, idx: self.XT[features[pos], batch[idx]], positions, steps, norms,
+            lambda pos, idx: self._gather(self.XT, features[pos], batch[idx]), positions, steps, norms,
             self.x_low[coords], self.x_high[coords], gains, base, score, self.cfg.interval, order)
         c = int(torch.argmax(scores))
         if scores[c] > current:
@@ -181,6 +182,13 @@ class VoteTrainer:
             self.W1[:, k] /= norms[c]
             self.P[:, k] = moved(self.P[:, k], self.XT[f], steps[c], norms[c])
             self.t1[k] = thresholds[c]
+
+    @staticmethod
+    def _gather(M, rows, cols):
+        """M[rows, cols] for broadcastable index tensors, as one flat index_select (cheaper than
+        advanced indexing for the small scattered gathers of a step)."""
+        flat = rows * M.stride(0) + cols * M.stride(1)
+        return M.reshape(-1).index_select(0, flat.reshape(-1)).reshape(flat.shape)
 
     def _rows32(self, features, batch):
         """rows32(pos, idx) = XT32[features[pos]][:, batch[idx]] for `search_moves`.
@@ -192,8 +200,7 @@ class VoteTrainer:
         def rows32(pos, idx):
             samples = batch[idx]
             if 7 * len(samples) < self.N:
-                flat = features[pos][:, None] * self.XT32.stride(0) + samples[None, :] * self.XT32.stride(1)
-                return self.XT32.reshape(-1).index_select(0, flat.reshape(-1)).reshape(len(pos), len(samples))
+                return self._gather(self.XT32, features[pos][:, None], samples[None, :])
             if not block:
                 if self._block is None or self._block.shape[0] != len(features):
                     self._block = torch.empty((len(features), self.N), dtype=torch.float32, device=self.device)
