@@ -105,23 +105,26 @@ def main(argv=None):
     p.add_argument("--point", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-jobs", type=int, default=2, help="processes for training the votes")
-    p.add_argument("--blas-threads", type=int, default=1,
-                   help="BLAS threads during the attack (the recipe runner's default: 1 per worker)")
+    p.add_argument("--blas-threads", type=int, nargs="+", default=[1, 2],
+                   help="BLAS threads during the attack, one row each (1: the recipe runner's default per "
+                        "worker; 2: one point using both cores)")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "attack_speed.json"))
     args = p.parse_args(argv)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     hardware = {"machine": platform.machine(), "processor": platform.processor(), "cpus": os.cpu_count(),
                 "python": platform.python_version()}
-    print("| input | data | s / point | CPU s / point | in predictions | queries | queries/s | min L2 | <= 120 s |")
-    print("|---|---|---|---|---|---|---|---|---|", flush=True)
+    print("| input | data | BLAS threads | s / point | CPU s / point | in predictions | queries | queries/s | min L2 "
+          "| <= 120 s |")
+    print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
     rows = []
-    for d in args.dims:                       # each size is printed and saved as soon as it is measured
+    for d, threads in [(d, t) for d in args.dims for t in args.blas_threads]:  # each row saved when measured
         r = measure(d, restarts=args.restarts, max_iter=args.max_iter, n_votes=args.n_votes,
                     iterations=args.iterations, n_train=args.train_rows, point=args.point, seed=args.seed,
-                    n_jobs=args.n_jobs, blas_threads=args.blas_threads)
+                    n_jobs=args.n_jobs, blas_threads=threads)
         rows.append(r)
-        print(f"| {r['dim']} | {r['data']} | {r['seconds_per_point']:.1f} | {r['cpu_seconds_per_point']:.1f} | "
+        print(f"| {r['dim']} | {r['data']} | {r['blas_threads']} | {r['seconds_per_point']:.1f} | "
+              f"{r['cpu_seconds_per_point']:.1f} | "
               f"{100 * r['prediction_share']:.0f}% | "
               f"{r['queries']} | {r['queries_per_second']} | {r['min_l2']:.3f} | {r['meets_target']} |", flush=True)
         out.write_text(json.dumps({"benchmark": "attack_speed", "results": rows, "hardware": hardware,

@@ -37,11 +37,14 @@ def _median_threshold(p: torch.Tensor) -> torch.Tensor:
     return (median + above[0]) / 2 if len(above) else below_smallest(ps)
 
 
-def _ce_threshold(Q: torch.Tensor, y: torch.Tensor, t_start: torch.Tensor, newton_steps: int = 6):
+def _ce_threshold(Q: torch.Tensor, y: torch.Tensor, t_start: torch.Tensor, newton_steps: int = 8):
     """Best admissible output threshold under mean BCE, per candidate column of Q (n, C).
 
-    The mean BCE is convex in the bias, so a few Newton steps find the continuous optimum t*; the
-    best admissible threshold is then one of the midpoints nearest to t* on either side.
+    The mean BCE is convex in the bias, so a few Newton steps find the continuous optimum t*
+    (started from the current threshold, Newton is at float64 resolution after about 4 steps and
+    stops there). By convexity the best admissible threshold is the nearest admissible one below t*
+    or the nearest above it, so only those two are scored. Tied values are handled by looking past
+    their whole group.
     """
     n, C = Q.shape
     yf = y.to(Q.dtype)[:, None]
@@ -50,22 +53,32 @@ def _ce_threshold(Q: torch.Tensor, y: torch.Tensor, t_start: torch.Tensor, newto
         s = torch.sigmoid(Q - t)
         grad = (s - yf).mean(0)  # d loss / d bias, bias = -t
         hess = (s * (1 - s)).mean(0).clamp_min(1e-9)
-        t = t + (grad / hess).clamp(-5.0, 5.0)
-    on = Q > t
+        step = (grad / hess).clamp(-5.0, 5.0)
+        t = t + step
+        if float(step.abs().max()) <= 1e-13 * (1.0 + float(t.abs().max())):
+            break
     inf = torch.tensor(torch.inf, dtype=Q.dtype, device=Q.device)
-    hi, _ = torch.topk(torch.where(on, Q, inf), 2, dim=0, largest=False)  # n >= 2: a batch holds both classes
-    lo, _ = torch.topk(torch.where(on, -inf, Q), 2, dim=0, largest=True)
-    gap = torch.where(torch.isfinite(hi[1]) & (hi[1] > hi[0]), hi[1] - hi[0], torch.ones_like(hi[0]))
-    options = torch.stack([  # below the smallest value (when t* is), then the midpoints around t*
-        torch.where(~torch.isfinite(lo[0]) & torch.isfinite(hi[0]), hi[0] - gap / 2, inf),
-        torch.where(torch.isfinite(lo[1]) & (lo[1] < lo[0]), (lo[0] + lo[1]) / 2, inf),
-        torch.where(torch.isfinite(lo[0]) & torch.isfinite(hi[0]), (lo[0] + hi[0]) / 2, inf),
-        torch.where(torch.isfinite(hi[1]) & (hi[1] > hi[0]), (hi[0] + hi[1]) / 2, inf),
-    ])  # (4, C), lowest threshold first
+    above = Q > t
+    lo = torch.where(above, -inf, Q).amax(0)  # largest value at or below t* (-inf: none)
+    hi = torch.where(above, Q, inf).amin(0)  # smallest value above t* (inf: none)
+    lo_prev = torch.where(Q < lo, Q, -inf).amax(0)  # next distinct value down
+    hi_next = torch.where(Q > hi, Q, inf).amin(0)  # next distinct value up
+    has_lo, has_hi = torch.isfinite(lo), torch.isfinite(hi)
+    has_prev, has_next = torch.isfinite(lo_prev), torch.isfinite(hi_next)
+    smallest = torch.where(has_lo, torch.where(has_prev, inf, lo), hi)  # the smallest value (inf: not known here)
+    above_smallest = torch.where(has_lo, hi, hi_next)  # the next distinct value above the smallest
+    below_smallest = smallest - torch.where(torch.isfinite(above_smallest), above_smallest - smallest, 1.0) / 2
+    middle = (lo + hi) / 2  # the admissible threshold in t*'s gap
+    down = torch.where(has_prev, (lo_prev + lo) / 2, below_smallest)  # next admissible below the gap
+    up = torch.where(has_next, (hi + hi_next) / 2, inf)  # next admissible above the gap
+    both = has_lo & has_hi
+    low_option = torch.where(both, torch.where(middle <= t, middle, down), torch.where(has_lo, down, below_smallest))
+    high_option = torch.where(both, torch.where(middle <= t, up, middle), torch.where(has_lo, inf, up))
+    options = torch.stack([low_option, high_option])  # (2, C), lower first; inf: no such option
     valid = torch.isfinite(options)
     losses = torch.stack([CrossEntropy.losses(Q - torch.where(v, o, 0.0), y).mean(0) for o, v in zip(options, valid)])
     scores = torch.where(valid, -losses, torch.full_like(losses, -torch.inf))
-    best = torch.argmax(scores, dim=0)
+    best = torch.argmax(scores, dim=0)  # the lower threshold among equals
     cols = torch.arange(C, device=Q.device)
     return options[best, cols], scores[best, cols]
 
@@ -136,7 +149,7 @@ class VoteTrainer:
         if self.cfg.loss == "ce":
             self.t2, current = self._fit_output(A, y, iteration)
             Q = torch.addcmul((A @ self.w2)[None, :], A.T[coords], steps[:, None]) / norms[:, None]  # (C, n)
-            thresholds, scores = _ce_threshold(Q.T, y, self.t2)
+            thresholds, scores = _ce_threshold(Q.T.contiguous(), y, self.t2)  # contiguous: fast elementwise ops
         else:
             q = A @ self.w2
             order = argsort(q)

@@ -107,3 +107,24 @@ def test_float32_screening_is_exact(seed):
     for c in range(C):
         assert float(objective(brute_counters(P[c], gains, base, float(thresholds[c])))) == float(scores[c])
         assert float(scores[c]) >= float(current[c])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_cross_entropy_output_threshold_matches_brute_force_with_ties(seed):
+    """SCDCE's output bias: Newton on the convex mean BCE, then the admissible thresholds beside the
+    optimum, equals scoring every admissible threshold (values tied in groups, as A @ w2 is)."""
+    from scd_plugins.engine.vote import _ce_threshold
+
+    rng = np.random.default_rng(400 + seed)
+    n, C = int(rng.integers(3, 40)), 6
+    levels = rng.normal(size=int(rng.integers(1, 6))) * rng.choice([0.3, 3.0])  # a few distinct values
+    Q = torch.tensor(rng.choice(levels, size=(n, C)), dtype=torch.float64)
+    y = torch.tensor(rng.integers(0, 2, size=n))
+    y[0], y[-1] = 0, 1
+    thresholds, scores = _ce_threshold(Q, y, torch.tensor(float(rng.normal()), dtype=torch.float64))
+    for c in range(C):
+        candidates = admissible(Q[:, c])
+        losses = [float(CrossEntropy.losses(Q[:, c] - t, y).mean()) for t in candidates]
+        best = int(np.argmin(losses))
+        assert float(scores[c]) == pytest.approx(-losses[best], abs=1e-12)
+        assert float(thresholds[c]) == pytest.approx(candidates[best], abs=1e-12)
