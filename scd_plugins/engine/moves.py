@@ -52,13 +52,18 @@ def search_moves(p: torch.Tensor, t0: torch.Tensor, rows32: Callable, rows_exact
     err = 8 * _U32 * scale / norms  # bound on |E / norm - (candidate - t0)| from float32 rounding
     scores = torch.empty(len(steps), dtype=torch.float64, device=p.device)
     thresholds = torch.empty_like(scores)
-    for rows in (torch.nonzero(steps > 0).flatten(), torch.nonzero(steps <= 0).flatten()):
+    groups = [(rows, True) for rows in (torch.nonzero(steps > 0).flatten(), torch.nonzero(steps <= 0).flatten())]
+    redo = []
+    while groups:
+        rows, banded = groups.pop(0)
         if len(rows) == 0:
             continue
         r_pos, r_steps, r_norms = positions[rows], steps[rows], norms[rows]
-        a, b = move_band(sorted_p, t0, r_steps, r_norms, x_low[rows], x_high[rows], radius)
-        a = min(a, int(torch.searchsorted(sorted_p, (t0 - radius).reshape(1))))  # the window before a move
-        b = max(b, int(torch.searchsorted(sorted_p, (t0 + radius).reshape(1), right=True)))
+        a, b = 0, n
+        if banded:
+            a, b = move_band(sorted_p, t0, r_steps, r_norms, x_low[rows], x_high[rows], radius)
+            a = min(a, int(torch.searchsorted(sorted_p, (t0 - radius).reshape(1))))  # the window before a move
+            b = max(b, int(torch.searchsorted(sorted_p, (t0 + radius).reshape(1), right=True)))
         band = order[a:b]
         offsets = (t0 * r_norms).to(torch.float32)  # on iff p + step * x > t0 * norm
         E = torch.addcmul(sorted_p[a:b].to(torch.float32)[None, :] - offsets[:, None], rows32(r_pos, band),
@@ -71,8 +76,13 @@ def search_moves(p: torch.Tensor, t0: torch.Tensor, rows32: Callable, rows_exact
 
         everything = a == 0 and b == n
         outside = torch.full((len(rows),), radius * (1 - 1e-6), dtype=torch.float64, device=p.device)
-        scores[rows], thresholds[rows] = screened_window_search(
+        found = screened_window_search(
             E, err[rows], exact_values, t0, gains[band], base + on_from[b], score, interval, row_scale=r_norms,
             outside=None if everything else outside,
             reach=(2 * near * r_norms).to(torch.float32) if guess_reach else None)
+        scores[rows], thresholds[rows] = found[0], found[1]
+        if not everything and bool(found[2].any()):
+            redo.append(rows[found[2]])  # a window reached the band's edge: redo over every sample
+        if not groups and redo:
+            groups, redo = [(torch.cat(redo), False)], []
     return scores, thresholds

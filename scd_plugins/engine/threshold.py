@@ -88,7 +88,9 @@ def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Cal
 
     `outside` (C,), when given, says E holds only some of the samples: every sample left out is
     farther than outside[c] from t0 in every candidate, and its side is already counted in `base`
-    ((K,) or per candidate (C, K)). Values then take part only when also nearer than outside[c].
+    ((K,) or per candidate (C, K)). A third result then marks the rows whose window may reach past
+    outside[c] (it cannot be proven to be the same window as over all samples): the caller redoes
+    those with every sample.
     `reach` (C,), when given, is a guess of each window's reach in units of E: it only makes the
     top-k cheaper (`nearest`), the result is the same whatever it is.
     """
@@ -112,8 +114,7 @@ def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Cal
     edge = nearest.max(dim=1).values.to(torch.float64)
     if row_scale is not None:
         edge = edge / row_scale
-    limit = edge - 2 * err if outside is None else torch.minimum(edge - 2 * err, outside)
-    inside = (values - t0).abs() < limit[:, None]
+    inside = (values - t0).abs() < (edge - 2 * err)[:, None]
     reliable = (edge > 2 * err) | (err == 0) | (k == n)
     # prefix[j]: gains of the j lowest window values; split j puts window values j.. on.
     prefix = torch.cat([torch.zeros_like(gains[:1]).expand(C, 1, -1), g.cumsum(1)], dim=1)
@@ -135,8 +136,14 @@ def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Cal
         best_scores[redo], thresholds[redo] = screened_window_search(
             exact - t0, torch.zeros(len(redo), dtype=torch.float64, device=E.device),
             lambda r, i: exact_values(redo[r], i), t0, gains, base if base.dim() == 1 else base[redo], score,
-            interval, outside=None if outside is None else outside[redo])
-    return best_scores, thresholds
+            interval)
+        reliable[redo] = True
+        edge[redo] = (exact - t0).abs().topk(k, dim=1, largest=False).values.max(dim=1).values
+        err = torch.where(reliable, err, torch.zeros_like(err))
+    if outside is None:
+        return best_scores, thresholds
+    truncated = ~(edge + 2 * err < outside)  # samples left out might be nearer than the window's edge
+    return best_scores, thresholds, truncated
 
 
 def smallest(distance: torch.Tensor, k: int, reach: torch.Tensor | None = None):
