@@ -66,7 +66,8 @@ def main(argv=None):
         seconds = time.perf_counter() - start
         single = model.sub_ensemble([0]).score(Xte, yte) if name != "rf" else None
         row = {"model": name, "single_vote_test_acc": single, "ensemble_test_acc": model.score(Xte, yte),
-               "members": {"rf": 100, "mlp": args.mlp_members or args.votes}.get(name, args.votes), "seconds": round(seconds, 1),
+               "members": {"rf": 100, "mlp": args.mlp_members or args.votes}.get(name, args.votes),
+               "seconds": round(seconds, 1),
                "params": {k: v for k, v in model.get_params().items() if isinstance(v, (int, float, str))}}
         rows.append(row)
         single_text = f"{single:.4f}" if single is not None else "-"

@@ -94,15 +94,8 @@ def draw_initial(predict_label, x, label, rng, clip_values, init_size=1000, chun
                 break
     if found is None:
         return None, queries
-    t_lo, t_hi = 0.0, 1.0                  # blend x + t (noise - x): t_lo benign, t_hi adversarial
-    while t_hi - t_lo > tol:
-        mid = 0.5 * (t_lo + t_hi)
-        queries += 1
-        if predict_label((x + mid * (found - x))[None].astype(np.float32))[0] != label:
-            t_hi = mid
-        else:
-            t_lo = mid
-    return (x + t_hi * (found - x)).astype(np.float32), queries
+    start, spent = project_to_boundary(predict_label, x, found, label, tol)  # blend towards x, still adversarial
+    return start, queries + spent
 
 
 def project_to_boundary(predict_label, x, x_adv, label, tol=1e-4):

@@ -16,7 +16,7 @@ from typing import Callable
 
 import torch
 
-from scd_plugins.engine.threshold import Score, argsort, move_band, screened_window_search
+from scd_plugins.engine.threshold import Score, argsort, move_band, screened_window_search, suffix_sums
 
 _U32 = float(torch.finfo(torch.float32).eps) / 2  # unit roundoff of float32
 
@@ -29,10 +29,11 @@ def moved(p, x, step, norm):
 def search_moves(p: torch.Tensor, t0: torch.Tensor, rows32: Callable, rows_exact: Callable,
                  positions: torch.Tensor, steps: torch.Tensor, norms: torch.Tensor, x_low: torch.Tensor,
                  x_high: torch.Tensor, gains: torch.Tensor, base: torch.Tensor, score: Score, interval: int,
-                 order: torch.Tensor | None = None, guess_reach: bool = True):
+                 order: torch.Tensor | None = None, suffix: torch.Tensor | None = None, guess_reach: bool = True):
     """Best (score, threshold) near t0 for every candidate move.
 
-    p (n,) float64 exact projections (order: their argsort, when the caller has it).
+    p (n,) float64 exact projections (order = argsort(p) and suffix = suffix_sums(gains, order),
+    when the caller has them from its own full search).
     rows32(pos (C',), idx (L,)) gives the (C', L) float32 inputs of the weights at `pos` on batch
     samples idx, and rows_exact(pos (C', k), idx (C', k)) the exact float64 ones. Candidate c moves
     weight positions[c] by steps[c] and renormalises by norms[c]; x_low / x_high (C,) bound that
@@ -43,8 +44,9 @@ def search_moves(p: torch.Tensor, t0: torch.Tensor, rows32: Callable, rows_exact
     window = max(1, min(2 * interval, n))
     if order is None:
         order = argsort(p)
+    if suffix is None:
+        suffix = suffix_sums(gains, order)
     sorted_p = p[order]
-    on_from = torch.cat([gains[order].flip(0).cumsum(0).flip(0), torch.zeros_like(gains[:1])])  # gains of sorted i..
     # The band reaches well beyond a window: about 2I values lie within `near` of t0 before a move.
     near = torch.kthvalue((p - t0).abs(), window).values
     radius = max(8 * float(near), 1e-9 * (float(t0.abs()) + 1.0))
@@ -52,12 +54,9 @@ def search_moves(p: torch.Tensor, t0: torch.Tensor, rows32: Callable, rows_exact
     err = 8 * _U32 * scale / norms  # bound on |E / norm - (candidate - t0)| from float32 rounding
     scores = torch.empty(len(steps), dtype=torch.float64, device=p.device)
     thresholds = torch.empty_like(scores)
-    groups = [(rows, True) for rows in (torch.nonzero(steps > 0).flatten(), torch.nonzero(steps <= 0).flatten())]
-    redo = []
-    while groups:
-        rows, banded = groups.pop(0)
-        if len(rows) == 0:
-            continue
+
+    def search(rows, banded):
+        """Fill in rows' results (on the band when `banded`); returns the rows to redo over every sample."""
         r_pos, r_steps, r_norms = positions[rows], steps[rows], norms[rows]
         a, b = 0, n
         if banded:
@@ -69,7 +68,7 @@ def search_moves(p: torch.Tensor, t0: torch.Tensor, rows32: Callable, rows_exact
         E = torch.addcmul(sorted_p[a:b].to(torch.float32)[None, :] - offsets[:, None], rows32(r_pos, band),
                           r_steps[:, None].to(torch.float32))
 
-        def exact_values(sub, idx, band=band, r_pos=r_pos, r_steps=r_steps, r_norms=r_norms):
+        def exact_values(sub, idx):
             samples = band[idx]
             return moved(p[samples], rows_exact(r_pos[sub, None].expand_as(idx), samples), r_steps[sub, None],
                          r_norms[sub, None])
@@ -77,12 +76,15 @@ def search_moves(p: torch.Tensor, t0: torch.Tensor, rows32: Callable, rows_exact
         everything = a == 0 and b == n
         outside = torch.full((len(rows),), radius * (1 - 1e-6), dtype=torch.float64, device=p.device)
         found = screened_window_search(
-            E, err[rows], exact_values, t0, gains[band], base + on_from[b], score, interval, row_scale=r_norms,
+            E, err[rows], exact_values, t0, gains[band], base + suffix[b], score, interval, row_scale=r_norms,
             outside=None if everything else outside,
             reach=(2 * near * r_norms).to(torch.float32) if guess_reach else None)
         scores[rows], thresholds[rows] = found[0], found[1]
-        if not everything and bool(found[2].any()):
-            redo.append(rows[found[2]])  # a window reached the band's edge: redo over every sample
-        if not groups and redo:
-            groups, redo = [(torch.cat(redo), False)], []
+        return rows[:0] if everything else rows[found[2]]  # a window reached the band's edge
+
+    redo = [search(rows, True) for rows in (torch.nonzero(steps > 0).flatten(), torch.nonzero(steps <= 0).flatten())
+            if len(rows)]
+    redo = torch.cat(redo) if redo else steps.new_empty(0, dtype=torch.long)
+    if len(redo):
+        search(redo, False)
     return scores, thresholds

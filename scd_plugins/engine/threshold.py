@@ -42,18 +42,24 @@ def below_smallest(sorted_p: torch.Tensor) -> torch.Tensor:
     return lowest - gap / 2
 
 
+def suffix_sums(gains: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """(n + 1, K): row j holds the gains of sorted samples j.. (all on above a split before j); row n is 0."""
+    return torch.cat([gains[order].flip(0).cumsum(0).flip(0), torch.zeros_like(gains[:1])])
+
+
 def full_search(p: torch.Tensor, gains: torch.Tensor, base: torch.Tensor, score: Score,
-                order: torch.Tensor | None = None):
+                order: torch.Tensor | None = None, suffix: torch.Tensor | None = None):
     """Best admissible threshold over all n samples: one sort, then suffix sums (O(n log n)).
 
-    p: (n,) projections; gains: (n, K); base: (K,); order: argsort(p) when the caller has it.
-    Returns (threshold, best score) as 0-d tensors.
+    p: (n,) projections; gains: (n, K); base: (K,); order = argsort(p) and suffix =
+    suffix_sums(gains, order) when the caller has them. Returns (threshold, best score) as 0-d tensors.
     """
     if order is None:
         order = argsort(p)
+    if suffix is None:
+        suffix = suffix_sums(gains, order)
     ps = p[order]
-    suffix = gains[order].flip(0).cumsum(0).flip(0)  # suffix[j]: gains of sorted samples j.. (on above a split before j)
-    scores = score(base + suffix)
+    scores = score(base + suffix[:-1])
     admissible = torch.ones_like(ps, dtype=torch.bool)
     admissible[1:] = ps[1:] > ps[:-1]
     scores = torch.where(admissible, scores, torch.full_like(scores, -torch.inf))
@@ -92,7 +98,7 @@ def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Cal
     outside[c] (it cannot be proven to be the same window as over all samples): the caller redoes
     those with every sample.
     `reach` (C,), when given, is a guess of each window's reach in units of E: it only makes the
-    top-k cheaper (`nearest`), the result is the same whatever it is.
+    top-k cheaper (`smallest`), the result is the same whatever it is.
     """
     C, n = E.shape
     k = max(1, min(2 * interval, n))

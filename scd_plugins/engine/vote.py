@@ -20,7 +20,8 @@ import torch
 from scd_plugins.engine.config import VoteConfig
 from scd_plugins.engine.objective import CrossEntropy, ZeroOne
 from scd_plugins.engine.moves import moved, search_moves
-from scd_plugins.engine.threshold import argsort, below_smallest, full_search
+from scd_plugins.engine.threshold import argsort, below_smallest, full_search, suffix_sums
+
 
 def _init_weights(shape, binary: bool, gen: torch.Generator) -> torch.Tensor:
     w = torch.randn(shape, generator=gen, dtype=torch.float64)
@@ -65,14 +66,14 @@ def _ce_threshold(Q: torch.Tensor, y: torch.Tensor, t_start: torch.Tensor, newto
     hi_next = torch.where(Q > hi, Q, inf).amin(0)  # next distinct value up
     has_lo, has_hi = torch.isfinite(lo), torch.isfinite(hi)
     has_prev, has_next = torch.isfinite(lo_prev), torch.isfinite(hi_next)
-    smallest = torch.where(has_lo, torch.where(has_prev, inf, lo), hi)  # the smallest value (inf: not known here)
-    above_smallest = torch.where(has_lo, hi, hi_next)  # the next distinct value above the smallest
-    below_smallest = smallest - torch.where(torch.isfinite(above_smallest), above_smallest - smallest, 1.0) / 2
+    lowest = torch.where(has_lo, torch.where(has_prev, inf, lo), hi)  # the smallest value (inf: not known here)
+    above_lowest = torch.where(has_lo, hi, hi_next)  # the next distinct value above it
+    under_lowest = lowest - torch.where(torch.isfinite(above_lowest), above_lowest - lowest, 1.0) / 2
     middle = (lo + hi) / 2  # the admissible threshold in t*'s gap
-    down = torch.where(has_prev, (lo_prev + lo) / 2, below_smallest)  # next admissible below the gap
+    down = torch.where(has_prev, (lo_prev + lo) / 2, under_lowest)  # next admissible below the gap
     up = torch.where(has_next, (hi + hi_next) / 2, inf)  # next admissible above the gap
     both = has_lo & has_hi
-    low_option = torch.where(both, torch.where(middle <= t, middle, down), torch.where(has_lo, down, below_smallest))
+    low_option = torch.where(both, torch.where(middle <= t, middle, down), torch.where(has_lo, down, under_lowest))
     high_option = torch.where(both, torch.where(middle <= t, up, middle), torch.where(has_lo, inf, up))
     options = torch.stack([low_option, high_option])  # (2, C), lower first; inf: no such option
     valid = torch.isfinite(options)
@@ -135,32 +136,34 @@ class VoteTrainer:
             return torch.ones_like(steps)
         return torch.sqrt((w @ w) + 2 * steps * w[coords] + steps ** 2)
 
-    def _fit_output(self, A, y, iteration, order=None):
-        q = A @ self.w2
+    def _fit_output(self, q, y, iteration):
+        """Re-fit the output threshold for output projections q = A @ w2."""
         if self.cfg.loss == "ce":
             t, s = _ce_threshold(q[:, None], y, self.t2)
             return t[0], s[0]
         gains, base = self._output_gains(y)
-        return full_search(q, gains, base, self._zero_one(y, iteration), order)
+        return full_search(q, gains, base, self._zero_one(y, iteration))
 
     def _output_step(self, A, y, iteration):
         coords, steps = self._steps(self.w2, self.cfg.w_inc2)
         norms = self._norms(self.w2, coords, steps)
+        q = A @ self.w2
         if self.cfg.loss == "ce":
-            self.t2, current = self._fit_output(A, y, iteration)
-            Q = torch.addcmul((A @ self.w2)[None, :], A.T[coords], steps[:, None]) / norms[:, None]  # (C, n)
+            self.t2, current = self._fit_output(q, y, iteration)
+            Q = torch.addcmul(q[None, :], A.T[coords], steps[:, None]) / norms[:, None]  # (C, n)
             thresholds, scores = _ce_threshold(Q.T.contiguous(), y, self.t2)  # contiguous: fast elementwise ops
         else:
-            q = A @ self.w2
-            order = argsort(q)
-            self.t2, current = self._fit_output(A, y, iteration, order)
             gains, base = self._output_gains(y)
+            score = self._zero_one(y, iteration)
+            order = argsort(q)
+            suffix = suffix_sums(gains, order)
+            self.t2, current = full_search(q, gains, base, score, order, suffix)  # the re-fit of _fit_output
             AT32 = A.T.to(torch.float32)
             zeros = torch.zeros_like(steps)
             scores, thresholds = search_moves(
                 q, self.t2, lambda pos, idx: AT32.index_select(0, pos).index_select(1, idx),
                 lambda pos, idx: A[idx, pos], coords, steps, norms,
-                zeros, zeros + 1, gains, base, self._zero_one(y, iteration), self.cfg.interval, order,
+                zeros, zeros + 1, gains, base, score, self.cfg.interval, order, suffix,
                 guess_reach=not self.cfg.binary_weights)
         c = int(torch.argmax(scores))
         if scores[c] > current:
@@ -178,7 +181,8 @@ class VoteTrainer:
         gains, base = self._hidden_gains(A, k, y)
         p = self.P[batch, k]
         order = argsort(p)
-        self.t1[k], current = full_search(p, gains, base, score, order)
+        suffix = suffix_sums(gains, order)
+        self.t1[k], current = full_search(p, gains, base, score, order, suffix)
         features = torch.randperm(self.d, generator=self.gen)[: self.n_features].to(self.device)
         w = self.W1[:, k]
         positions, steps = self._steps(w[features], self.cfg.w_inc1)
@@ -187,7 +191,7 @@ class VoteTrainer:
         scores, thresholds = search_moves(
             p, self.t1[k], self._rows32(features, batch),
             lambda pos, idx: self._gather(self.XT, features[pos], batch[idx]), positions, steps, norms,
-            self.x_low[coords], self.x_high[coords], gains, base, score, self.cfg.interval, order)
+            self.x_low[coords], self.x_high[coords], gains, base, score, self.cfg.interval, order, suffix)
         c = int(torch.argmax(scores))
         if scores[c] > current:
             f = coords[c]
@@ -252,7 +256,7 @@ class VoteTrainer:
         self.t2 = torch.zeros((), dtype=torch.float64, device=self.device)
         if self.cfg.loss == "ce":
             self.t2 = (self._activations() @ self.w2).median()
-        self.t2, _ = self._fit_output(self._activations(), self.y, 0)
+        self.t2, _ = self._fit_output(self._activations() @ self.w2, self.y, 0)
         score = self._score_hidden(self.y, 0)
         for k in torch.randperm(h, generator=self.gen).tolist():
             A = self._activations()
@@ -261,7 +265,7 @@ class VoteTrainer:
             t, best = full_search(self.P[:, k], gains, base, score)
             if best > current:
                 self.t1[k] = t
-        self.t2, _ = self._fit_output(self._activations(), self.y, 0)
+        self.t2, _ = self._fit_output(self._activations() @ self.w2, self.y, 0)
 
     def _snapshot(self):
         return self.W1.clone(), self.t1.clone(), self.w2.clone(), self.t2.clone()
