@@ -12,7 +12,7 @@ from scd_plugins.estimators import (
 )
 from scd_plugins.io import load
 
-__version__ = "0.1.0"
+from scd_plugins._version import __version__
 
 __all__ = [
     "SCD01Classifier",

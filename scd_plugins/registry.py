@@ -1,7 +1,8 @@
-"""Lazy registries: names are resolved to classes only when asked for (RobustBench style).
+"""Lazy registry of models (RobustBench style): names resolve to classes only when asked for.
 
-`MODELS` maps a CLI model name to the estimator class that builds it; `ESTIMATOR_CLASSES` maps the
-class name stored in a model file to its import path, so `scd_plugins.load` never unpickles anything.
+`MODELS` maps a CLI model name to the estimator class that builds it, as "module:Class"; a model file
+names its class, which must be one of these (`estimator_class`), so `scd_plugins.load` never
+unpickles anything. Adding a model family is one line here.
 """
 from __future__ import annotations
 
@@ -12,18 +13,12 @@ MODELS: dict[str, str] = {
     "scdce": "scd_plugins.estimators:SCDCEClassifier",
     "scd01bnn": "scd_plugins.estimators:SCD01BNNClassifier",
     "scdcebnn": "scd_plugins.estimators:SCDCEBNNClassifier",
-    "mlp": "scd_plugins.baselines:MLPEnsembleClassifier",
-    "rf": "scd_plugins.baselines:RandomForestBaseline",
+    "mlp": "scd_plugins.estimators:MLPEnsembleClassifier",
+    "rf": "scd_plugins.estimators:RandomForestBaseline",
 }
 
-ESTIMATOR_CLASSES: dict[str, str] = {
-    "SCD01Classifier": "scd_plugins.estimators:SCD01Classifier",
-    "SCDCEClassifier": "scd_plugins.estimators:SCDCEClassifier",
-    "SCD01BNNClassifier": "scd_plugins.estimators:SCD01BNNClassifier",
-    "SCDCEBNNClassifier": "scd_plugins.estimators:SCDCEBNNClassifier",
-    "MLPEnsembleClassifier": "scd_plugins.baselines:MLPEnsembleClassifier",
-    "RandomForestBaseline": "scd_plugins.baselines:RandomForestBaseline",
-}
+#: Class name stored in a model file -> import path (derived: one line per family above).
+ESTIMATOR_CLASSES: dict[str, str] = {path.partition(":")[2]: path for path in MODELS.values()}
 
 
 def _resolve(path: str):
