@@ -45,7 +45,11 @@ def get_loader(name: str) -> Callable[..., Dataset]:
     """The loader function registered under `name` (imported on first use)."""
     key = _ALIASES.get(name.lower(), name.lower())
     if key not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; known: {sorted(DATASETS)}")
+        import difflib
+
+        close = difflib.get_close_matches(key, [*DATASETS, *_ALIASES], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown dataset {name!r}{hint}; known: {sorted(DATASETS)}")
     module, _, func = DATASETS[key].partition(":")
     return getattr(importlib.import_module(module), func)
 
@@ -58,11 +62,14 @@ def load_dataset(spec: str, data_dir=None, **kw) -> Dataset:
     """
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"dataset spec must be a non-empty string like 'fmnist:2,4', got {spec!r}")
-    name, _, arg = spec.strip().partition(":")
+    name, colon, arg = spec.strip().partition(":")
     key = _ALIASES.get(name.lower(), name.lower())
     loader = get_loader(key)
-    if arg:
-        items = [a.strip() for a in arg.split(",") if a.strip()]
+    _check_options(key, loader, kw)
+    if colon:
+        items = [a.strip() for a in arg.split(",")]
+        if not arg.strip() or not all(items):
+            raise ValueError(f"dataset spec {spec!r} has an empty argument after ':'; write e.g. 'fmnist:2,4'")
         if key in _PAIR_ARG:
             if "classes" in kw:
                 raise ValueError(f"classes given twice: in the spec {spec!r} and as classes=")
@@ -78,3 +85,16 @@ def load_dataset(spec: str, data_dir=None, **kw) -> Dataset:
     if kw.get("vectors", "") is None:      # a CLI may pass vectors=None for non-text data
         kw.pop("vectors")
     return loader(data_dir, **kw)
+
+
+def _check_options(key: str, loader, kw: dict) -> None:
+    """Refuse loader options the loader does not take, naming the ones it does (not a bare TypeError)."""
+    import inspect
+
+    params = inspect.signature(loader).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    takes = [n for n, p in list(params.items())[1:] if p.kind is p.KEYWORD_ONLY or p.default is not p.empty]
+    bad = [k for k in kw if k not in params and not (k == "vectors" and kw[k] is None)]
+    if bad:
+        raise TypeError(f"dataset {key!r} takes no option {bad[0]!r}; its options are {takes}")

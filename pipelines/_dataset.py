@@ -1,6 +1,8 @@
 """The one dataset record every loader returns."""
 from __future__ import annotations
 
+import json
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -81,18 +83,35 @@ class Dataset:
 
 def cached_dataset(name: str, params: dict, build: Callable[[], Dataset], *, cache: bool = True,
                    cache_dir=None) -> Dataset:
-    """Return the prepared dataset for (name, params) from the npz cache, building and storing it on a miss."""
+    """Return the prepared dataset for (name, params) from the npz cache, building and storing it on a miss.
+
+    A cache that fails its checks (see `_paths.check_cache`), was made for other parameters, or no longer
+    passes `Dataset` validation is rebuilt with a `CacheWarning`; a cache that cannot be written (read-only
+    or full disk) is skipped with a warning, so the prepared arrays are still returned.
+    """
     if not cache:
         return build()
     path = _paths.cache_path(name, params, cache_dir)
-    hit = _paths.load_arrays(path)
+    hit = _paths.load_arrays(path, expect=_ARRAYS)
     if hit is not None:
-        ds = Dataset._from_arrays(*hit)
-        ds.provenance = dict(ds.provenance, cache_file=str(path))
-        return ds
+        try:
+            arrays, meta = hit
+            if meta.get("provenance", {}).get("params") != json.loads(json.dumps(params, default=str)):
+                raise ValueError(f"{path} was prepared for other loader parameters")
+            ds = Dataset._from_arrays(arrays, meta)
+        except (KeyError, TypeError, ValueError) as err:
+            warnings.warn(f"rebuilding the prepared-data cache: {path}: {err}", _paths.CacheWarning, stacklevel=2)
+        else:
+            ds.provenance = dict(ds.provenance, cache_file=str(path))
+            return ds
     ds = build()
     ds.provenance = dict(ds.provenance, params=params)
-    _paths.save_arrays(path, *ds._to_arrays())
+    try:
+        _paths.save_arrays(path, *ds._to_arrays())
+    except OSError as err:
+        warnings.warn(f"could not write the prepared-data cache {path} ({err}); continuing without it",
+                      _paths.CacheWarning, stacklevel=2)
+        return ds
     ds.provenance = dict(ds.provenance, cache_file=str(path))
     return ds
 
@@ -105,11 +124,7 @@ def binary_labels(labels: np.ndarray, classes: tuple[int, int]) -> tuple[np.ndar
 
 def parse_pair(classes, names: tuple[str, ...]) -> tuple[int, int]:
     """Two distinct class indices from ints or names (case-insensitive), e.g. (2, 4) or ("pullover", "coat")."""
-    if isinstance(classes, str):
-        classes = [c.strip() for c in classes.split(",")]
-    classes = list(classes)
-    if len(classes) != 2:
-        raise ValueError(f"need exactly two classes, got {classes!r}")
+    classes = _two(classes)
     lower = [n.lower() for n in names]
     out = []
     for c in classes:
@@ -124,4 +139,38 @@ def parse_pair(classes, names: tuple[str, ...]) -> tuple[int, int]:
             out.append(i)
     if out[0] == out[1]:
         raise ValueError(f"the two classes must differ, got {classes!r}")
+    return out[0], out[1]
+
+
+def _two(classes) -> list:
+    """`classes` as a list of two entries ("a,b" strings are split), or a ValueError saying what was given."""
+    if isinstance(classes, str):
+        classes = [c.strip() for c in classes.split(",")]
+    if isinstance(classes, (int, float, bytes)) or not hasattr(classes, "__iter__"):
+        raise ValueError(f"need two classes, like (2, 4) or 'a,b'; got {classes!r}")
+    classes = list(classes)
+    if len(classes) != 2:
+        raise ValueError(f"need exactly two classes, got {classes!r}")
+    return classes
+
+
+def parse_index_pair(classes, n_classes: int, dataset: str, names: tuple[str, ...] = ()) -> tuple[int, int]:
+    """Two distinct class indices in 0..n_classes-1, from ints, digit strings or (when given) `names`,
+    e.g. GTSRB's (3, 8); anything else is a ValueError saying what the dataset takes."""
+    out = []
+    for c in _two(classes):
+        text = str(c).strip()
+        if names and text in names:
+            out.append(names.index(text))
+            continue
+        if isinstance(c, (bool, np.bool_)) or not (isinstance(c, (int, np.integer)) or text.lstrip("-").isdigit()):
+            also = f" or one of its {len(names)} names" if names else ""
+            raise ValueError(f"{dataset} classes are class indices 0..{n_classes - 1}{also}, e.g. "
+                             f"{dataset}:0,1; got {c!r}")
+        i = int(text)
+        if not 0 <= i < n_classes:
+            raise ValueError(f"{dataset} class index {i} outside 0..{n_classes - 1}")
+        out.append(i)
+    if out[0] == out[1]:
+        raise ValueError(f"the two {dataset} classes must differ, got {classes!r}")
     return out[0], out[1]

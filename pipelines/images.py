@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _paths
-from ._dataset import Dataset, binary_labels, cached_dataset, parse_pair
+from ._dataset import Dataset, binary_labels, cached_dataset, parse_index_pair, parse_pair
 
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -34,6 +34,7 @@ CIFAR10_MD5 = {
     "test_batch": "40351d587109b95175f43aff81a1287e",
 }
 CIFAR10_HF = "uoft-cs/cifar10"
+GTSRB_N_CLASSES = 43
 
 IMAGENET_HELP = ("ImageNet cannot be downloaded automatically: get ILSVRC2012 from https://image-net.org, "
                  "then lay it out as <dir>/train/<wnid>/*.JPEG and <dir>/val/<wnid>/*.JPEG "
@@ -45,20 +46,44 @@ def _provenance(source: str, files: list[Path], **extra) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------- Fashion-MNIST
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file (gzip or raw) as used by MNIST and Fashion-MNIST: big-endian dims, unsigned bytes."""
+def read_idx(path: str | os.PathLike, *, shape: tuple | None = None) -> np.ndarray:
+    """Read an IDX file (gzip or raw) as used by MNIST and Fashion-MNIST: big-endian dims, unsigned bytes.
+
+    `shape` (None entries match any size) is what the caller expects, e.g. (None, 28, 28) for images.
+    Every defect (not gzip, truncated, wrong magic, header and payload disagreeing, wrong shape) is a
+    ValueError naming the file.
+    """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
+    with _paths.reading(path), opener(path, "rb") as f:
         raw = f.read()
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise ValueError(f"{path} is not an unsigned-byte IDX file")
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or not 1 <= raw[3] <= 4:
+        raise ValueError(f"{path} is not an unsigned-byte IDX file (magic bytes {raw[:4].hex() or 'missing'})")
     ndim = raw[3]
-    dims = np.frombuffer(raw, dtype=">u4", count=ndim, offset=4).astype(int)
+    if len(raw) < 4 + 4 * ndim:
+        raise ValueError(f"{path}: IDX header truncated ({len(raw)} bytes for {ndim} dimensions)")
+    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
-        raise ValueError(f"{path}: header says {tuple(dims)} but holds {data.size} values")
-    return data.reshape(tuple(dims))
+        raise ValueError(f"{path}: header says {dims} ({int(np.prod(dims))} values) but the file holds "
+                         f"{data.size} (truncated or not an IDX file)")
+    if shape is not None and (len(dims) != len(shape) or any(s is not None and s != d for s, d in zip(shape, dims))):
+        want = tuple("n" if s is None else s for s in shape)
+        raise ValueError(f"{path}: IDX array of shape {dims}, expected {want}")
+    return data.reshape(dims)
+
+
+def read_idx_pair(images: str | os.PathLike, labels: str | os.PathLike, *, image_shape=(28, 28),
+                  n_classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Images (n, *image_shape) and labels (n,) of one split, checked against each other: same count,
+    labels within 0..n_classes-1."""
+    x = read_idx(images, shape=(None, *image_shape))
+    y = read_idx(labels, shape=(None,))
+    if len(x) != len(y):
+        raise ValueError(f"{images} holds {len(x)} images but {labels} holds {len(y)} labels")
+    if y.size and y.max() >= n_classes:
+        raise ValueError(f"{labels} holds label {int(y.max())}; expected 0..{n_classes - 1}")
+    return x, y
 
 
 def _fashion_mnist_dir(data_dir) -> Path:
@@ -90,7 +115,7 @@ def load_fashion_mnist(data_dir=None, *, classes=(2, 4), cache: bool = True, cac
     def build() -> Dataset:
         xs = {}
         for split, (img, lab) in {"train": files[:2], "test": files[2:]}.items():
-            x, y = read_idx(img), read_idx(lab)
+            x, y = read_idx_pair(img, lab, image_shape=(28, 28), n_classes=len(FASHION_MNIST_CLASSES))
             keep, y01 = binary_labels(y, (a, b))
             xs[split] = (x[keep].reshape(-1, 28 * 28).astype(np.float32) / 255.0, y01)
         return Dataset(name=f"fmnist:{a},{b}", x_train=xs["train"][0], y_train=xs["train"][1],
@@ -332,7 +357,7 @@ def load_gtsrb(data_dir=None, *, classes=(3, 8), size: int = 48, download: bool 
     """
     import pandas as pd
 
-    a, b = int(classes[0]), int(classes[1])
+    a, b = parse_index_pair(classes, GTSRB_N_CLASSES, "gtsrb")
     root = Path(data_dir).expanduser() if data_dir is not None else _paths.data_home() / "gtsrb"
     if download and (_gtsrb_train_dir(root, a) is None or not any(root.rglob("GT-final_test.csv"))):
         import torchvision
@@ -379,7 +404,7 @@ def load_gtsrb(data_dir=None, *, classes=(3, 8), size: int = 48, download: bool 
 # ----------------------------------------------------------------------------------------------- ImageNet
 def load_imagenet(data_dir=None, *, classes=(0, 1), size: int = 256, n_train: int | None = None,
                   n_test: int | None = None, cache: bool = True, cache_dir=None) -> Dataset:
-    """ImageNet (ILSVRC2012), two classes by index (default 0 tench vs 1 goldfish), resized to size x size.
+    """ImageNet (ILSVRC2012), two classes by index or wnid (default 0 tench vs 1 goldfish), resized to size x size.
 
     Layout: <data_dir>/train/<wnid>/*.JPEG and <data_dir>/val/<wnid>/*.JPEG; the class index is the
     position of the wnid among the sorted train folders (the standard index order).
@@ -388,10 +413,10 @@ def load_imagenet(data_dir=None, *, classes=(0, 1), size: int = 256, n_train: in
     train = root / "train"
     if not train.is_dir():
         raise FileNotFoundError(f"ImageNet train folder expected at {train}. {IMAGENET_HELP}")
-    wnids = sorted(p.name for p in train.iterdir() if p.is_dir())
-    a, b = int(classes[0]), int(classes[1])
-    if max(a, b) >= len(wnids) or min(a, b) < 0 or a == b:
-        raise ValueError(f"classes {classes!r} do not name two of the {len(wnids)} class folders in {train}")
+    wnids = tuple(sorted(p.name for p in train.iterdir() if p.is_dir()))
+    if len(wnids) < 2:
+        raise FileNotFoundError(f"ImageNet train folder {train} holds {len(wnids)} class folders. {IMAGENET_HELP}")
+    a, b = parse_index_pair(classes, len(wnids), "imagenet", names=wnids)
     pair = (wnids[a], wnids[b])
     for split in ("train", "val"):
         for w in pair:

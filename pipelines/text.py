@@ -17,6 +17,7 @@ import hashlib
 import itertools
 import os
 import re
+import warnings
 import weakref
 from pathlib import Path
 
@@ -273,26 +274,30 @@ def _hf_split(name: str, split: str, cache):
 def _read_local(name: str, files: list[Path]) -> tuple[list, list, list, list]:
     import pandas as pd
 
+    def read_csv(f, **kw):
+        with _paths.reading(f):
+            return pd.read_csv(f, **kw)
+
     if name == "mr":
-        df = pd.read_csv(files[0], sep="\t", header=None, names=["label", "text"], quoting=3, keep_default_na=False)
+        df = read_csv(files[0], sep="\t", header=None, names=["label", "text"], quoting=3, keep_default_na=False)
         return df.text.tolist(), df.label.to_numpy(), None, None
     if name == "imdb":
         out = []
         for f in files:
-            df = pd.read_csv(f, sep="\t", header=None, names=["label", "id", "rating", "text"], quoting=3,
+            df = read_csv(f, sep="\t", header=None, names=["label", "id", "rating", "text"], quoting=3,
                              keep_default_na=False)
             out += [df.text.tolist(), df.label.to_numpy()]
         return tuple(out)
     if name == "yelp":   # official yelp_review_polarity_csv: "label","text"; 1 = negative, 2 = positive
         out = []
         for f in files:
-            df = pd.read_csv(f, header=None, names=["label", "text"], keep_default_na=False)
+            df = read_csv(f, header=None, names=["label", "text"], keep_default_na=False)
             out += [df.text.str.replace("\\n", " ", regex=False).tolist(), (df.label.to_numpy() == 2).astype(int)]
         return tuple(out)
     if name == "ag":     # official ag_news_csv: "class","title","description"; 1 World, 2 Sports
         out = []
         for f in files:
-            df = pd.read_csv(f, header=None, names=["label", "title", "desc"], keep_default_na=False)
+            df = read_csv(f, header=None, names=["label", "title", "desc"], keep_default_na=False)
             df = df[df.label.isin([1, 2])]
             text = (df.title + " " + df.desc).str.replace("\\", " ", regex=False)
             out += [text.tolist(), (df.label.to_numpy() == 2).astype(int)]
@@ -330,12 +335,21 @@ def featurize_cached(name: str, featurizer: GloveFeaturizer, texts_train, texts_
     cfg = featurizer.get_config()
     params = {"dataset": name, "featurizer": cfg, "train": _texts_md5(texts_train), "test": _texts_md5(texts_test)}
     path = _paths.cache_path(f"{name}-features", params, cache_dir)
-    hit = _paths.load_arrays(path) if cache else None
+    hit = _paths.load_arrays(path, expect=("x_train", "x_test")) if cache else None
+    if hit is not None and (len(hit[0]["x_train"]), len(hit[0]["x_test"])) != (len(texts_train), len(texts_test)):
+        warnings.warn(f"rebuilding the prepared-data cache: {path} has {len(hit[0]['x_train'])}/"
+                      f"{len(hit[0]['x_test'])} rows for {len(texts_train)}/{len(texts_test)} texts",
+                      _paths.CacheWarning, stacklevel=2)
+        hit = None
     if hit is not None:
         return hit[0]["x_train"], hit[0]["x_test"], {"features_cache": str(path), **params}
     x_tr, x_te = featurizer.transform(texts_train), featurizer.transform(texts_test)
     if cache:
-        _paths.save_arrays(path, {"x_train": x_tr, "x_test": x_te}, params)
+        try:
+            _paths.save_arrays(path, {"x_train": x_tr, "x_test": x_te}, params)
+        except OSError as err:
+            warnings.warn(f"could not write the features cache {path} ({err}); continuing without it",
+                          _paths.CacheWarning, stacklevel=2)
     return x_tr, x_te, {"features_cache": str(path) if cache else None, **params}
 
 
