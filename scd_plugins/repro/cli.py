@@ -29,6 +29,13 @@ def _parser():
 
 
 def main(argv=None) -> int:
+    """Entry point: user errors are one line on stderr and status 2 (SCD_DEBUG=1: the traceback)."""
+    from scd_plugins.cli import run_main
+
+    return run_main("scd-repro", _main, argv)
+
+
+def _main(argv=None) -> int:
     args = _parser().parse_args(argv)
     from scd_plugins.repro.recipe import DELEGATED, available_recipes, find_recipe, load_recipe, read_toml
 

@@ -30,6 +30,13 @@ def install_hook(target=None) -> Path:
 
 
 def main(argv=None):
+    """Entry point: user errors are one line on stderr and status 2 (SCD_DEBUG=1: the traceback)."""
+    from scd_plugins.cli import run_main
+
+    return run_main("scd-textattack", _main, argv)
+
+
+def _main(argv=None):
     args = sys.argv[1:] if argv is None else list(argv)
     if args[:1] == ["install-hook"]:
         if len(args) > 2:

@@ -36,12 +36,10 @@ def test_unrelated_process_loads_nothing(tmp_path):
 
 
 def test_install_hook_copies_the_pth_line(tmp_path, capsys):
-    import pytest
-
     from scd_plugins.textattack.cli import main
 
     assert main(["install-hook", str(tmp_path)]) == 0
     assert (tmp_path / PTH.name).read_bytes() == PTH.read_bytes()
     assert str(tmp_path / PTH.name) in capsys.readouterr().out
-    with pytest.raises(FileNotFoundError):
-        main(["install-hook", str(tmp_path / "missing")])
+    assert main(["install-hook", str(tmp_path / "missing")]) == 2      # one line, status 2
+    assert capsys.readouterr().err.strip() == f"scd-textattack: error: {tmp_path / 'missing'} is not a directory"
