@@ -68,8 +68,8 @@ def read_idx(path: str | os.PathLike, *, shape: tuple | None = None) -> np.ndarr
         raise ValueError(f"{path}: header says {dims} ({int(np.prod(dims))} values) but the file holds "
                          f"{data.size} (truncated or not an IDX file)")
     if shape is not None and (len(dims) != len(shape) or any(s is not None and s != d for s, d in zip(shape, dims))):
-        want = tuple("n" if s is None else s for s in shape)
-        raise ValueError(f"{path}: IDX array of shape {dims}, expected {want}")
+        want = ", ".join("n" if s is None else str(s) for s in shape)
+        raise ValueError(f"{path}: IDX array of shape {dims}, expected ({want})")
     return data.reshape(dims)
 
 
