@@ -306,7 +306,7 @@ def estimator_params(cls, args) -> dict:
 def build_estimator(cls, params: dict):
     """The estimator, its parameters validated now (scikit-learn's constraints, the device), not in fit."""
     estimator = cls(**params)
-    if hasattr(estimator, "_validate_params"):
+    if hasattr(estimator, "_validate_params") and hasattr(estimator, "_parameter_constraints"):
         estimator._validate_params()
     if "device" in params:
         check_device(params["device"])
@@ -352,6 +352,8 @@ def save_or_fallback(estimator, out: Path, extra: dict) -> Path:
         first = one_line(err)
     for parent in (out.parent, None):
         try:
+            if parent is not None:
+                parent.mkdir(parents=True, exist_ok=True)
             fallback = Path(tempfile.mkdtemp(prefix=f"{out.name}.unsaved-", dir=parent))
             estimator.save(fallback, extra=extra)
         except (OSError, ValueError, TypeError) as err:
