@@ -127,6 +127,10 @@ def load_fashion_mnist(data_dir=None, *, classes=(2, 4), cache: bool = True, cac
 
 
 # ----------------------------------------------------------------------------------------------- CIFAR-10
+class RefusedPickle(pickle.UnpicklingError, ValueError):
+    """A CIFAR batch that is damaged or refers to code: an UnpicklingError that is also a ValueError."""
+
+
 class _ArrayUnpickler(pickle.Unpickler):
     """Unpickler for the CIFAR-10 batches: allows only what a dict of numpy arrays and lists needs."""
 
@@ -136,7 +140,7 @@ class _ArrayUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         if (module, name) not in self._ALLOWED:
-            raise pickle.UnpicklingError(f"CIFAR batch refers to {module}.{name}; refusing to load it")
+            raise RefusedPickle(f"CIFAR batch refers to {module}.{name}; refusing to load it")
         return super().find_class(module, name)
 
 
@@ -147,7 +151,16 @@ def read_cifar_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     (row-major 32x32 planes); only numpy arrays and plain containers are allowed while unpickling.
     """
     with open(path, "rb") as f:
-        entry = _ArrayUnpickler(f, encoding="bytes").load()
+        try:
+            entry = _ArrayUnpickler(f, encoding="bytes").load()
+        except RefusedPickle as err:
+            raise RefusedPickle(f"{path}: {err}") from None
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
+                KeyError, UnicodeDecodeError) as err:
+            raise ValueError(f"{path} is not a readable CIFAR-10 python batch (damaged or truncated: "
+                             f"{type(err).__name__}: {err})") from None
+    if not isinstance(entry, dict):
+        raise ValueError(f"{path} is not a CIFAR-10 python batch (a pickled {type(entry).__name__}, not a dict)")
     entry = {(k.decode() if isinstance(k, bytes) else k): v for k, v in entry.items()}
     if "data" not in entry or not ("labels" in entry or "fine_labels" in entry):
         raise ValueError(f"{path} is not a CIFAR-10 python batch (keys {sorted(entry)})")

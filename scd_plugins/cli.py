@@ -34,6 +34,8 @@ MEMBER_PARAMS = ("n_votes", "n_estimators", "n_members")
 #: Legacy SCD flags, each a shorthand for `--param NAME=VALUE`.
 SCD_FLAGS = (("hidden_nodes", int), ("iterations", int), ("nrows", float), ("n_features", int),
              ("w_inc1", float), ("w_inc2", float), ("interval", int), ("b_ratio", float), ("device", str))
+_OTHER_FILES = {".npy", ".txt", ".tsv", ".json", ".parquet", ".pkl", ".pickle", ".h5", ".hdf5", ".gz", ".zip",
+                ".xlsx", ".xls", ".arff", ".mat", ".pt", ".pth", ".safetensors"}
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
 
 
@@ -194,6 +196,9 @@ def load_data(spec: str, *, label: str = "label", vectors: str | None = None, te
         X, y = _load_table(path, label)
         out.update(X_train=X, y_train=y)
         out["extra"]["feature_names"] = [str(c) for c in X.columns]
+    elif path.exists() or os.sep in spec or path.suffix.lower() in _OTHER_FILES:
+        raise ValueError(f"{spec}: unsupported data file (use .npz with X_train, y_train or .csv with a label "
+                         "column, or a pipeline name such as fmnist:2,4)")
     else:
         from pipelines import load_dataset
 

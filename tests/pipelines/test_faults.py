@@ -7,6 +7,8 @@ written in the official IDX layout, so every fault is a real file with one defec
 from __future__ import annotations
 
 import gzip
+import os
+import pickle
 import struct
 import warnings
 
@@ -15,7 +17,7 @@ import pytest
 
 from pipelines import load_dataset
 from pipelines._paths import CacheWarning, cache_path, check_cache, load_arrays, save_arrays
-from pipelines.images import FASHION_MNIST_FILES, read_idx
+from pipelines.images import FASHION_MNIST_FILES, read_cifar_batch, read_idx
 
 N_SMALL = 200
 
@@ -189,3 +191,36 @@ def test_malformed_specs_say_what_is_wrong(spec, kw, error, message, tmp_path):
     with pytest.raises(error, match=message) as err:
         load_dataset(spec, data_dir=tmp_path, **kw)
     assert "invalid literal" not in str(err.value)
+
+
+# ----------------------------------------------------------------------------------------------- CIFAR batch faults
+def _batch_bytes() -> bytes:
+    rows = np.arange(4 * 3072, dtype=np.int64).reshape(4, 3072) % 256
+    return pickle.dumps({b"data": rows.astype(np.uint8), b"labels": [0, 1, 0, 1]}, protocol=2)
+
+
+CIFAR_FAULTS = {
+    "truncated": (lambda: _batch_bytes()[:300], "damaged or truncated"),
+    "not-a-pickle": (lambda: b"\x89PNG not a pickle at all", "damaged or truncated"),
+    "empty": (lambda: b"", "damaged or truncated"),
+    "a-list": (lambda: pickle.dumps([1, 2, 3], protocol=2), "a pickled list, not a dict"),
+    "no-data-key": (lambda: pickle.dumps({b"labels": [0]}, protocol=2), "not a CIFAR-10 python batch"),
+    "code": (lambda: pickle.dumps({"data": os.system}, protocol=2), "refusing to load"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CIFAR_FAULTS))
+def test_damaged_cifar_batches_are_value_errors_naming_the_file(case, tmp_path):
+    make, message = CIFAR_FAULTS[case]
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(make())
+    with pytest.raises(ValueError, match=message) as err:
+        read_cifar_batch(path)
+    assert str(path) in str(err.value)
+    np.testing.assert_array_equal(read_cifar_batch(_good_batch(tmp_path))[1], [0, 1, 0, 1])
+
+
+def _good_batch(tmp_path):
+    path = tmp_path / "good_batch"
+    path.write_bytes(_batch_bytes())
+    return path
