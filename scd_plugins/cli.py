@@ -55,9 +55,21 @@ def run_main(prog: str, func, argv=None, *, debug: bool = False) -> int:
     SCD_DEBUG=1 (or debug=True) lets the exception through with its traceback. The three command lines
     (`scd`, `scd-repro`, `scd-textattack`) share this wrapper.
     """
+    import warnings
+
     debug = debug or os.environ.get("SCD_DEBUG", "").lower() in ("1", "true", "yes")
+    showwarning = warnings.showwarning
+    if not debug:      # warnings (a rebuilt cache, a convergence note) as one line too
+        def show(message, *_, **__):
+            print(f"{prog}: warning: {one_line(Warning(message))}", file=sys.stderr)
+
+        warnings.showwarning = show
     try:
         return func(argv)
+    except BrokenPipeError:                 # `scd predict ... | head`: the reader left, nothing to report
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except USER_ERRORS as err:
         if debug:
             raise
@@ -68,6 +80,8 @@ def run_main(prog: str, func, argv=None, *, debug: bool = False) -> int:
             raise
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.showwarning = showwarning
 
 
 # ----------------------------------------------------------------------------------------------- data files

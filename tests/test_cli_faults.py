@@ -293,3 +293,19 @@ def test_other_commands_share_the_one_line_errors(homes, capsys):
     assert repro_main(["run", str(homes / "no-such-recipe.toml")]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("scd-repro")
+
+
+def test_warnings_and_broken_pipes_stay_quiet_one_liners(capsys):
+    import warnings
+
+    from scd_plugins.cli import run_main
+
+    def warns(_):
+        warnings.warn("rebuilding the prepared-data cache:\n  x.npz is truncated", UserWarning)
+        return 0
+
+    assert run_main("scd", warns) == 0
+    assert capsys.readouterr().err == "scd: warning: rebuilding the prepared-data cache: x.npz is truncated\n"
+    assert run_main("scd", lambda _: (_ for _ in ()).throw(ValueError("bad\nthing"))) == 2
+    assert capsys.readouterr().err == "scd: error: bad thing\n"
+    assert run_main("scd", lambda _: (_ for _ in ()).throw(KeyboardInterrupt())) == 130
