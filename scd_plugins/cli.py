@@ -209,7 +209,7 @@ def load_data(spec: str, *, label: str = "label", vectors: str | None = None, te
     elif path.suffix == ".csv":
         X, y = _load_table(path, label)
         out.update(X_train=X, y_train=y)
-        out["extra"]["feature_names"] = [str(c) for c in X.columns]
+        out["extra"].update(feature_names=[str(c) for c in X.columns], label_column=label)
     elif path.exists() or os.sep in spec or path.suffix.lower() in _OTHER_FILES:
         raise ValueError(f"{spec}: unsupported data file (use .npz with X_train, y_train or .csv with a label "
                          "column, or a pipeline name such as fmnist:2,4)")
@@ -478,7 +478,8 @@ def _query(args, estimator, meta: dict):
         X = _features(data[key], f"{spec}: {key}")[0]
     elif spec.suffix == ".csv":
         frame = _read_csv(spec)
-        frame = frame.drop(columns=[args.label], errors="ignore")
+        label_columns = {args.label, meta.get("extra", {}).get("label_column", args.label)}
+        frame = frame.drop(columns=[c for c in frame.columns if c in label_columns])
         X = _query_frame(frame, spec, names)
         if not hasattr(estimator, "feature_names_in_"):
             X = X.to_numpy()

@@ -1,4 +1,5 @@
 """The `scd` command line: train on .npz and .csv files, predict, and clear errors."""
+from io import StringIO
 from pathlib import Path
 
 import numpy as np
@@ -192,3 +193,16 @@ def test_text_models_get_raw_documents():
                                         ("sqrt", "sqrt"), ('"3"', "3"), ("cuda:0", "cuda:0")])
 def test_param_values(text, value):
     assert parse_value(text) == value and type(parse_value(text)) is type(value)
+
+
+def test_query_csv_may_keep_the_training_label_column(breast_cancer, tmp_path, capsys):
+    Xtr, ytr, Xte, yte = breast_cancer
+    cols = [f"f{i}" for i in range(Xtr.shape[1])]
+    pd.DataFrame(Xtr, columns=cols).assign(diagnosis=ytr).to_csv(tmp_path / "tr.csv", index=False)
+    pd.DataFrame(Xte, columns=cols).assign(diagnosis=yte).to_csv(tmp_path / "te.csv", index=False)
+    assert main(["train", "--model", "rf", "--data", str(tmp_path / "tr.csv"), "--label", "diagnosis",
+                 "--votes", "3", "--out", str(tmp_path / "m")]) == 0
+    capsys.readouterr()
+    assert main(["predict", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "te.csv")]) == 0
+    pred = pd.read_csv(StringIO(capsys.readouterr().out))
+    assert (pred["label"].to_numpy() == yte).mean() > 0.85
