@@ -1,12 +1,16 @@
 """The `scd` command line: train on .npz and .csv files, predict, and clear errors."""
+import csv
+import json
 from io import StringIO
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
 
-from scd_plugins.cli import main
+from scd_plugins.cli import main, model_inputs, parse_value
+from scd_plugins.io import load
 
 
 def test_train_npz_then_predict(breast_cancer, tmp_path, capsys):
@@ -46,15 +50,6 @@ def test_clear_errors(tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------------------------- generic over the registry
-import csv  # noqa: E402
-import json  # noqa: E402
-
-from sklearn.base import BaseEstimator, ClassifierMixin  # noqa: E402
-
-from scd_plugins.cli import model_inputs, parse_value  # noqa: E402
-from scd_plugins.io import load  # noqa: E402
-
-
 @pytest.mark.parametrize("model,member", [("mlp", "n_estimators"), ("rf", "n_estimators"), ("scd01", "n_votes")])
 def test_every_family_trains_saves_and_predicts(model, member, breast_cancer, tmp_path, capsys):
     Xtr, ytr, Xte, yte = breast_cancer
