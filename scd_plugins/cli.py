@@ -523,8 +523,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks (also SCD_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train a model and save it")
-    train.add_argument("--model", required=True, help="a registered model: scd01, scdce, scd01bnn, scdcebnn, "
-                                                      "mlp, rf, ... (scd_plugins.registry.MODELS)")
+    from scd_plugins.registry import MODELS
+
+    train.add_argument("--model", required=True, help=f"a registered model: {', '.join(MODELS)}")
     train.add_argument("--data", required=True, help=".npz (X_train, y_train[, X_test, y_test]), .csv with a "
                                                      "label column, or a pipeline name such as fmnist:2,4")
     train.add_argument("--votes", type=int, default=None,
@@ -549,6 +550,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--label", default="label", help="column of a CSV to ignore")
     predict.add_argument("--vectors")
     predict.add_argument("--out", help="CSV file for the predictions (default: stdout)")
+    for command in (train, predict):        # `scd train ... --debug` works as well as `scd --debug train`
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 

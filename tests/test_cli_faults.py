@@ -282,6 +282,8 @@ def test_debug_shows_the_traceback(base, homes, monkeypatch):
     argv = ["train", "--model", "scd01", "--data", str(homes / "missing.npz"), "--out", str(homes / "o")]
     with pytest.raises(FileNotFoundError, match="does not exist"):
         main(["--debug", *argv])
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        main([*argv, "--debug"])
     monkeypatch.setenv("SCD_DEBUG", "1")
     with pytest.raises(FileNotFoundError):
         main(argv)
