@@ -48,7 +48,11 @@ def load_ptbdb(data_dir=None, *, test_size: float = 0.1, seed: int = 0, cache: b
     def build() -> Dataset:
         xs, ys = [], []
         for want, f in enumerate(files):
-            table = pd.read_csv(f, header=None).to_numpy(dtype=np.float64)
+            try:
+                with _paths.reading(f):
+                    table = pd.read_csv(f, header=None).to_numpy(dtype=np.float64)
+            except ValueError as err:    # empty file, ragged rows, a non-numeric cell
+                raise ValueError(f"{f} is not a numeric Kaggle heartbeat CSV ({' '.join(str(err).split())})") from None
             if table.shape[1] != BEAT_LENGTH + 1:
                 raise ValueError(f"{f} has {table.shape[1]} columns; the Kaggle layout has {BEAT_LENGTH} + label")
             if not np.all(table[:, -1] == want):

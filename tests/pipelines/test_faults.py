@@ -224,3 +224,26 @@ def _good_batch(tmp_path):
     path = tmp_path / "good_batch"
     path.write_bytes(_batch_bytes())
     return path
+
+
+# ----------------------------------------------------------------------------------------------- ECG CSV faults
+def _beats(rows: int, label: int, value="0.5") -> str:
+    return "".join(",".join([value] * 187 + [str(label)]) + "\n" for _ in range(rows))
+
+
+PTB_FAULTS = {
+    "empty": ("", "is not a numeric Kaggle heartbeat CSV"),
+    "text-cell": (_beats(3, 0, value="x"), "is not a numeric Kaggle heartbeat CSV"),
+    "short-rows": ("0.1,0.2,0\n" * 3, "has 3 columns"),
+    "wrong-label": (_beats(3, 1), "should hold label 0"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PTB_FAULTS))
+def test_damaged_ptb_csv_names_the_file(case, tmp_path):
+    text, message = PTB_FAULTS[case]
+    (tmp_path / "ptbdb_normal.csv").write_text(text)
+    (tmp_path / "ptbdb_abnormal.csv").write_text(_beats(10, 1))
+    with pytest.raises(ValueError, match=message) as err:
+        load_dataset("ptbdb", data_dir=tmp_path, cache=False)
+    assert "ptbdb_normal.csv" in str(err.value)
