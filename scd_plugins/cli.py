@@ -136,7 +136,7 @@ def _read_csv(path: Path):
         raise FileNotFoundError(f"data file {path} does not exist" if not path.exists()
                                 else f"data file {path} is not a file")
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, encoding="utf-8-sig")      # a spreadsheet's byte-order mark is not a name
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path} is empty") from None
     except pd.errors.ParserError as err:
@@ -145,6 +145,12 @@ def _read_csv(path: Path):
         raise ValueError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start})") from None
     if len(frame) == 0:
         raise ValueError(f"{path} has a header but no data rows")
+    unnamed = [c for c in frame.columns if str(c).startswith("Unnamed: ")]
+    if unnamed:
+        import warnings
+
+        warnings.warn(f"{path}: columns {unnamed[:3]} have no name (a DataFrame index saved with to_csv?); "
+                      "they are used as features", UserWarning, stacklevel=2)
     return frame
 
 

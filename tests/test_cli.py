@@ -201,3 +201,19 @@ def test_query_csv_may_keep_the_training_label_column(breast_cancer, tmp_path, c
     assert main(["predict", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "te.csv")]) == 0
     pred = pd.read_csv(StringIO(capsys.readouterr().out))
     assert (pred["label"].to_numpy() == yte).mean() > 0.85
+
+
+def test_csv_byte_order_mark_and_saved_index(breast_cancer, tmp_path, capsys):
+    Xtr, ytr, Xte, _ = breast_cancer
+    cols = [f"f{i}" for i in range(Xtr.shape[1])]
+    pd.DataFrame(Xtr, columns=cols).assign(label=ytr).to_csv(tmp_path / "tr.csv", index=False, encoding="utf-8-sig")
+    pd.DataFrame(Xte, columns=cols).to_csv(tmp_path / "q.csv", index=False)
+    assert main(["train", "--model", "rf", "--data", str(tmp_path / "tr.csv"), "--votes", "2",
+                 "--out", str(tmp_path / "m")]) == 0
+    assert main(["predict", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "q.csv")]) == 0
+    pd.DataFrame(Xte, columns=cols).to_csv(tmp_path / "q_index.csv")          # index=True: "Unnamed: 0"
+    capsys.readouterr()
+    assert main(["predict", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "q_index.csv")]) == 2
+    warning, error = capsys.readouterr().err.strip().splitlines()
+    assert warning.startswith("scd: warning:") and "have no name" in warning
+    assert error.startswith("scd: error:") and "unknown ['Unnamed: 0']" in error
