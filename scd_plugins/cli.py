@@ -436,6 +436,10 @@ def _train(args) -> int:
             and data["sample_shape"] is not None:
         estimator = build_estimator(cls, {**params, "input_shape": tuple(data["sample_shape"])})
     X_train, X_test = model_inputs(cls, data, "train"), model_inputs(cls, data, "test")
+    classes = np.unique(np.asarray(data["y_train"]))
+    if len(classes) < 2:
+        raise ValueError(f"{args.data}: the training labels hold one class only ({classes.tolist()[:1]}); "
+                         "a classifier needs at least two")
     start = time.perf_counter()
     estimator.fit(X_train, data["y_train"])
     seconds = time.perf_counter() - start
