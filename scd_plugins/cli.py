@@ -335,6 +335,8 @@ def build_estimator(cls, params: dict):
         estimator._validate_params()
     if "device" in params:
         check_device(params["device"])
+    if params.get("n_jobs") == 0:           # joblib would only say so once training starts
+        raise ValueError("n_jobs=0 means no workers; use 1, a positive count, or -1 for all cores")
     return estimator
 
 

@@ -168,6 +168,7 @@ TRAIN_OPTIONS = [
     pytest.param(("device-cuda", "scd01", ["--device", "cuda"], "CUDA is not available"),
                  marks=pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="CUDA is available here")),
     ("jobs-not-int", "scd01", ["--jobs", "x"], None),     # argparse: handled below
+    ("jobs-zero", "mlp", ["--jobs", "0"], "n_jobs=0 means no workers"),
     ("test-size", "scd01", ["--test-size", "1.5"], r"--test-size must be in \[0, 1\)"),
     ("seed-bad", "mlp", ["--param", "random_state=-1"], "random_state"),
 ]
