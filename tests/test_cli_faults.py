@@ -313,3 +313,30 @@ def test_warnings_and_broken_pipes_stay_quiet_one_liners(capsys):
     assert run_main("scd", lambda _: (_ for _ in ()).throw(ValueError("bad\nthing"))) == 2
     assert capsys.readouterr().err == "scd: error: bad thing\n"
     assert run_main("scd", lambda _: (_ for _ in ()).throw(KeyboardInterrupt())) == 130
+
+
+def test_a_damaged_pipeline_cache_is_rebuilt_with_one_warning_line(homes, capsys):
+    """End to end: `scd train --data fmnist:2,4` on a 200-image copy of the real files in the data home;
+    the prepared cache is then truncated, and the next run rebuilds it and says so in one line."""
+    import gzip
+
+    from pipelines.images import DEBIAN_FASHION_MNIST, FASHION_MNIST_FILES, read_idx
+
+    if not all((DEBIAN_FASHION_MNIST / f).is_file() for f in FASHION_MNIST_FILES):
+        pytest.skip(f"needs Fashion-MNIST from the Debian package dataset-fashion-mnist in {DEBIAN_FASHION_MNIST}")
+    folder = homes.parent / "data" / "fashion-mnist"
+    folder.mkdir(parents=True)
+    for name in FASHION_MNIST_FILES:
+        a = read_idx(DEBIAN_FASHION_MNIST / name)[:200]
+        header = bytes([0, 0, 8, a.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in a.shape)
+        (folder / name).write_bytes(gzip.compress(header + a.tobytes(), compresslevel=1))
+    argv = ["train", "--model", "rf", "--data", "fmnist:2,4", "--votes", "2"]
+    assert main([*argv, "--out", str(homes / "a")]) == 0
+    cache = next((homes.parent / "data" / "prepared").glob("fmnist-*.npz"))
+    cache.write_bytes(cache.read_bytes()[:1000])
+    capsys.readouterr()
+    assert main([*argv, "--out", str(homes / "b")]) == 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("scd: warning: rebuilding the prepared-data cache")
+    same = [json.loads((homes / m / "model.json").read_text())["extra"]["report"]["test_accuracy"] for m in "ab"]
+    assert same[0] == same[1]
