@@ -370,24 +370,56 @@ def _writable_target(out: Path, overwrite: bool) -> None:
 
 
 def save_or_fallback(estimator, out: Path, extra: dict) -> Path:
-    """Save to `out`; when that fails after training (disk full, permissions changed), save to a fresh
-    directory next to it (else in the system temp dir) and raise an OSError naming both, so the trained
-    model is never lost."""
-    try:
-        return Path(estimator.save(out, extra=extra))
-    except (OSError, ValueError, TypeError) as err:
-        first = one_line(err)
+    """Save to `out` so that no trained model is ever lost.
+
+    A new target is written directly; a model being replaced (--overwrite) is written to a fresh
+    directory next to it first and its two files then moved in, so a failed save leaves the old model
+    whole. When saving fails after training (disk full, permissions changed), the model stays in (or is
+    written to) a fresh directory next to the target, else in the system temp dir, and an OSError names it.
+    """
+    import shutil
+
+    from scd_plugins.io import ARRAYS_FILE, META_FILE
+
+    first = None
+    replacing = (out / META_FILE).exists() or (out / ARRAYS_FILE).exists()
+    if not replacing:
+        created = not out.exists()
+        try:
+            return Path(estimator.save(out, extra=extra))
+        except (OSError, ValueError, TypeError) as err:
+            first = one_line(err)
+            for name in (ARRAYS_FILE, META_FILE):         # no half-written model left at the target
+                try:
+                    (out / name).unlink(missing_ok=True)
+                except OSError:
+                    pass
+            if created and out.is_dir() and not any(out.iterdir()):
+                out.rmdir()
+    last = "no place tried"
     for parent in (out.parent, None):
+        staged = None
         try:
             if parent is not None:
                 parent.mkdir(parents=True, exist_ok=True)
-            fallback = Path(tempfile.mkdtemp(prefix=f"{out.name}.unsaved-", dir=parent))
-            estimator.save(fallback, extra=extra)
+            staged = Path(tempfile.mkdtemp(prefix=f"{out.name}.unsaved-", dir=parent))
+            estimator.save(staged, extra=extra)
         except (OSError, ValueError, TypeError) as err:
             last = one_line(err)
+            if staged is not None:
+                shutil.rmtree(staged, ignore_errors=True)
             continue
-        raise OSError(f"could not save the model to {out} ({first}); it was saved to {fallback} instead")
-    raise OSError(f"could not save the model to {out} ({first}) nor to a temporary directory ({last})")
+        if first is None:                   # replacing, and the new model is whole on disk: move it in
+            try:
+                for name in (ARRAYS_FILE, META_FILE):
+                    os.replace(staged / name, out / name)
+                staged.rmdir()
+                return out
+            except OSError as err:
+                first = one_line(err)
+        raise OSError(f"could not save the model to {out} ({first}); it was saved to {staged} instead")
+    raise OSError(f"could not save the model to {out} ({first or 'replacing it'}) nor to a temporary "
+                  f"directory ({last})")
 
 
 def _model_dir(spec: str) -> Path:

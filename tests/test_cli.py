@@ -117,6 +117,8 @@ def test_a_failed_save_keeps_the_trained_model(breast_cancer, tmp_path, monkeypa
 
     def full_disk(estimator, path, extra=None):
         if Path(path) == target:
+            real_save(estimator, path, extra=extra)
+            (Path(path) / "model.json").unlink()                   # half written, then the disk is full
             raise OSError(28, "No space left on device", str(path))
         return real_save(estimator, path, extra=extra)
 
@@ -128,6 +130,7 @@ def test_a_failed_save_keeps_the_trained_model(breast_cancer, tmp_path, monkeypa
     assert err.count("\n") == 0 and "No space left on device" in err and "it was saved to" in err
     fallback = Path(err.split("it was saved to ")[1].split(" instead")[0])
     assert fallback.parent == target.parent and fallback.name.startswith("m.unsaved-")
+    assert not target.exists()                                  # no half-written model at the target
     accuracy = float(captured.out.split("test_accuracy:")[1].split()[0])
     assert load(fallback).score(Xte, yte) == pytest.approx(accuracy, abs=1e-4)
 
@@ -217,3 +220,35 @@ def test_csv_byte_order_mark_and_saved_index(breast_cancer, tmp_path, capsys):
     warning, error = capsys.readouterr().err.strip().splitlines()
     assert warning.startswith("scd: warning:") and "have no name" in warning
     assert error.startswith("scd: error:") and "unknown ['Unnamed: 0']" in error
+
+
+def test_a_failed_overwrite_keeps_the_old_model(breast_cancer, tmp_path, monkeypatch, capsys):
+    """--overwrite writes the new model aside and moves it in only when it is whole: a save that fails
+    (here every one: a full disk) leaves the old model loadable and no half-written directory behind."""
+    import scd_plugins.io as io
+
+    Xtr, ytr, Xte, yte = breast_cancer
+    np.savez(tmp_path / "bc.npz", X_train=Xtr, y_train=ytr)
+    target = tmp_path / "m"
+    args = ["train", "--model", "rf", "--data", str(tmp_path / "bc.npz"), "--out", str(target), "--overwrite"]
+    assert main([*args, "--votes", "2"]) == 0
+    old = (target / "model.safetensors").read_bytes()
+    real_save = io.save
+    calls = []
+
+    def disk_full(estimator, path, extra=None):
+        calls.append(Path(path))
+        real_save(estimator, path, extra=extra)                   # half written ...
+        (Path(path) / "model.json").unlink()
+        raise OSError(28, "No space left on device", str(path))  # ... then the disk is full
+
+    monkeypatch.setattr(io, "save", disk_full)
+    assert main([*args, "--votes", "3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "No space left on device" in err and "nor to a temporary directory" in err
+    assert (target / "model.safetensors").read_bytes() == old and load(target).n_members_ == 2
+    assert target not in calls and len(calls) == 2              # the old model's directory was never written into
+    assert not any(p.exists() for p in calls)                   # half-written attempts are removed
+    monkeypatch.setattr(io, "save", real_save)
+    assert main([*args, "--votes", "4"]) == 0 and load(target).n_members_ == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bc.npz", "m"]
