@@ -127,6 +127,7 @@ class SCDClassifierBase(EnsembleClassifier):
         self.vote_seconds_ = votes["seconds"]
         self.n_votes_ = len(self.W1_)
         self._packed = PackedVotes(self.W1_, self.b1_, self.w2_, self.b2_)
+        self._bounds = (float(np.abs(self.W1_).max(initial=0.0)), float(np.abs(self.b1_).max(initial=0.0)))
 
     # ----- prediction -------------------------------------------------------------------------------
     def _validated(self, X):
@@ -138,12 +139,9 @@ class SCDClassifierBase(EnsembleClassifier):
         return X
 
     def _weight_bounds(self):
-        """(max |W1|, max |b1|) over every vote (cached: prediction runs this on every call)."""
-        if "_bounds" not in self.__dict__:
-            members = getattr(self, "estimators_", [self])
-            self._bounds = (max(float(np.abs(m.W1_).max(initial=0.0)) for m in members),
-                            max(float(np.abs(m.b1_).max(initial=0.0)) for m in members))
-        return self._bounds
+        """(max |W1|, max |b1|) over every vote (kept by `_set_votes`: prediction needs it on every call)."""
+        members = getattr(self, "estimators_", [self])
+        return max(m._bounds[0] for m in members), max(m._bounds[1] for m in members)
 
     def _vote_fraction(self, X):
         """Vote fraction for classes_[1] (binary), or per class from the one-vs-rest members."""
