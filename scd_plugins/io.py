@@ -36,6 +36,7 @@ FORMAT_VERSION = 2
 ARRAYS_FILE = "model.safetensors"
 META_FILE = "model.json"
 _STAGING = re.compile(r"\.model-[0-9a-f]{16}\.safetensors")
+_TEMPORARY = re.compile(r"\.(model\.json|model\.safetensors|\.model-[0-9a-f]{16}\.safetensors)\.[0-9a-f]{12}\.tmp")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CLASS_KINDS = "biufU"                      # label dtypes a model file may hold (never object)
 _FIELDS = {"format", "format_version", "library_version", "class", "params", "classes", "n_features_in",
@@ -273,8 +274,8 @@ def save(estimator, path, extra: dict | None = None) -> Path:
             raise
     _write(path / ARRAYS_FILE, blob)
     _write(path / META_FILE, final)
-    for leftover in path.iterdir():        # staging files of this and of interrupted earlier saves
-        if _STAGING.fullmatch(leftover.name):
+    for leftover in path.iterdir():        # staging and temporary files of this and of interrupted saves
+        if _STAGING.fullmatch(leftover.name) or _TEMPORARY.fullmatch(leftover.name):
             leftover.unlink(missing_ok=True)
     return path
 
@@ -464,7 +465,7 @@ def load(path):
     arrays = _ReadArrays(arrays)
     try:
         est = cls._from_arrays(arrays, meta["state"])
-        unread = sorted(set(arrays) - arrays.read)
+        unread = sorted(set(dict.keys(arrays)) - arrays.read)
         if unread:
             raise ModelFileError(f"array(s) {unread[:5]} are not part of a {cls.__name__} model")
         _check_loaded(est, cls, meta, classes)

@@ -128,15 +128,15 @@ class RandomForestBaseline(EnsembleClassifier):
         depths = expect_array(arrays, "max_depth", dtype=np.int64, shape=(n_trees,), low=0)
         seeds = expect_array(arrays, "tree_seed", dtype=np.int64, shape=(n_trees,), low=0,
                              high=np.iinfo(np.uint32).max)
-        total = int(counts.sum())
+        total = sum(int(c) for c in counts)     # Python ints: huge counts cannot wrap around to the real total
         fields = {f: expect_array(arrays, f"node_{f}", dtype=node_dtype[f], shape=(total,),
                                   **({"low": 0, "high": 1} if f == "missing_go_to_left" else {}))
                   for f in _NODE_FIELDS}
         values = expect_array(arrays, "values", dtype=np.float64, shape=(total, 1, k), low=0)
-        ends = np.cumsum(counts)
-        trees = []
-        for t, (end, count) in enumerate(zip(ends, counts)):
-            sl = slice(int(end - count), int(end))
+        trees, end = [], 0
+        for t, count in enumerate(counts):
+            sl = slice(end, end + int(count))
+            end += int(count)
             nodes = np.zeros(int(count), dtype=node_dtype)
             for f in _NODE_FIELDS:
                 nodes[f] = fields[f][sl]
