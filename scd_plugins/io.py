@@ -256,7 +256,7 @@ def save(estimator, path, extra: dict | None = None) -> Path:
     try:
         meta["sha256"] = _digest(meta, blob)
         final = _meta_text(meta)
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, RecursionError) as err:
         raise TypeError(f"cannot save {name}: the metadata (extra or state) is not plain JSON: {err}") from err
     staging = f".model-{hashlib.sha256(blob).hexdigest()[:16]}.safetensors"
     staged = dict(meta, arrays_file=staging)
@@ -427,6 +427,39 @@ def _check_loaded(est, cls, meta: dict, classes: np.ndarray) -> None:
         raise ModelFileError(f"the rebuilt estimator has {members!r} members")
 
 
+def _stamp(meta_path: Path):
+    try:
+        st = meta_path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def _read_verified(path: Path, tries: int = 5):
+    """(metadata, arrays path, array bytes) of one consistent save, checksum verified.
+
+    A save running at the same time replaces model.json between our two reads; then the pair read is
+    not one model, and it is read again (a model.json unchanged across both reads is what was saved).
+    """
+    meta_path = path / META_FILE
+    for attempt in range(tries):
+        before = _stamp(meta_path)
+        meta = read_metadata(path)
+        arrays_path = path / meta.get("arrays_file", ARRAYS_FILE)
+        blob = arrays_path.read_bytes() if arrays_path.is_file() else None   # hashed and parsed from these bytes
+        if blob is not None:
+            expected = meta["sha256"]
+            actual = _digest(meta, blob) if meta["format_version"] >= 2 else hashlib.sha256(blob).hexdigest()
+            if actual == expected:
+                return meta, arrays_path, blob
+        if _stamp(meta_path) == before or attempt == tries - 1:
+            break
+    if blob is None:
+        raise ModelFileError(f"model at {path} is incomplete: {meta_path} names {arrays_path}, which is missing")
+    raise ModelFileError(f"{path} does not match the checksum in {meta_path} (field 'sha256'): "
+                         "the model is truncated or was modified; re-train or re-copy the model")
+
+
 def load(path):
     """Load a model directory written by `save`: checksum verified, metadata and every array validated,
     nothing unpickled. Any defect raises one `ModelFileError` (a ValueError) naming file and field."""
@@ -436,16 +469,7 @@ def load(path):
 
     path = Path(path)
     meta_path = path / META_FILE
-    meta = read_metadata(path)
-    arrays_path = path / meta.get("arrays_file", ARRAYS_FILE)
-    if not arrays_path.is_file():
-        raise ModelFileError(f"model at {path} is incomplete: {meta_path} names {arrays_path}, which is missing")
-    blob = arrays_path.read_bytes()            # hashed and parsed from the same bytes
-    expected = meta["sha256"]
-    actual = _digest(meta, blob) if meta["format_version"] >= 2 else hashlib.sha256(blob).hexdigest()
-    if actual != expected:
-        raise ModelFileError(f"{path} does not match the checksum in {meta_path} (field 'sha256'): "
-                             "the model is truncated or was modified; re-train or re-copy the model")
+    meta, arrays_path, blob = _read_verified(path)
     if meta["class"] not in ESTIMATOR_CLASSES:
         raise ModelFileError(f"{meta_path}: field 'class' names {meta['class']!r:.100}, which is not a "
                              f"registered estimator; known: {sorted(ESTIMATOR_CLASSES)}")

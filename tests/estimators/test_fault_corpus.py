@@ -591,3 +591,32 @@ def test_large_accepted_inputs_get_float64_signs(name, saved, digits):
     brute = np.einsum("nd,rdh->nrh", Xte, model.W1_) + model.b1_[None] > 0
     z = np.einsum("nrh,rh->nr", brute, model.w2_) + model.b2_
     np.testing.assert_array_equal(model.vote_labels(Xte), (z > 0).astype(np.intp))
+
+
+def test_load_during_a_save_reads_one_consistent_model(saved, digits, tmp_path, monkeypatch):
+    """A save that replaces the model between load's read of model.json and of the arrays: load reads
+    again and returns the new model instead of a checksum error."""
+    path = _copy(saved, "scd01", tmp_path)
+    new = saved["scdce"][0]
+    real, calls = mio.read_metadata, []
+
+    def racing(p):
+        meta = real(p)
+        if not calls:
+            calls.append(1)
+            save(new, path)                          # lands after model.json was read
+        return meta
+
+    monkeypatch.setattr(mio, "read_metadata", racing)
+    got = load(path)
+    assert type(got) is type(new)
+    np.testing.assert_array_equal(got.predict_proba(digits[2]), new.predict_proba(digits[2]))
+
+
+def test_deeply_nested_extra_is_not_saved(saved, tmp_path):
+    deep = []
+    for _ in range(100000):
+        deep = [deep]
+    with pytest.raises(TypeError, match="not plain JSON"):
+        save(saved["scd01"][0], tmp_path / "m", extra={"x": deep})
+    assert not (tmp_path / "m" / "model.json").exists()
