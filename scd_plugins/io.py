@@ -27,6 +27,7 @@ import math
 import os
 import re
 import secrets
+import time
 from numbers import Integral
 from pathlib import Path
 
@@ -275,10 +276,25 @@ def save(estimator, path, extra: dict | None = None) -> Path:
             raise
     _write(path / ARRAYS_FILE, blob)
     _write(path / META_FILE, final)
-    for leftover in path.iterdir():        # staging and temporary files of this and of interrupted saves
-        if _STAGING.fullmatch(leftover.name) or _TEMPORARY.fullmatch(leftover.name):
-            leftover.unlink(missing_ok=True)
+    _clean(path)
     return path
+
+
+def _clean(path: Path) -> None:
+    """Remove staging files no model.json names and temporary files of saves killed long ago (a save
+    running concurrently keeps its own)."""
+    try:
+        named = json.loads((path / META_FILE).read_text()).get("arrays_file")
+    except (OSError, ValueError, AttributeError):
+        return
+    now = time.time()
+    for leftover in path.iterdir():
+        try:
+            if (_STAGING.fullmatch(leftover.name) and leftover.name != named) or \
+                    (_TEMPORARY.fullmatch(leftover.name) and now - leftover.stat().st_mtime > 600):
+                leftover.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 # ----- reading ----------------------------------------------------------------------------------------

@@ -620,3 +620,14 @@ def test_deeply_nested_extra_is_not_saved(saved, tmp_path):
     with pytest.raises(TypeError, match="not plain JSON"):
         save(saved["scd01"][0], tmp_path / "m", extra={"x": deep})
     assert not (tmp_path / "m" / "model.json").exists()
+
+
+def test_leftovers_of_killed_saves_are_cleaned(saved, tmp_path):
+    path = _copy(saved, "scd01", tmp_path)
+    stale, fresh = path / ".model.json.0123456789ab.tmp", path / ".model.safetensors.ba9876543210.tmp"
+    staging, other = path / ".model-0123456789abcdef.safetensors", path / "notes.txt"
+    for f in (stale, fresh, staging, other):
+        f.write_bytes(b"x")
+    os.utime(stale, (1, 1))
+    save(saved["scd01"][0], path)
+    assert sorted(p.name for p in path.iterdir()) == sorted(["model.json", "model.safetensors", fresh.name, "notes.txt"])
