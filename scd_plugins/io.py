@@ -339,8 +339,9 @@ def _check_fields(meta: dict) -> None:
             raise ModelFileError(f"field {field!r} must be a {kind.__name__}, got {type(meta[field]).__name__}")
     if not _SHA256.fullmatch(meta["sha256"]):
         raise ModelFileError("field 'sha256' is not a SHA-256 hex digest")
-    if not _is_int(meta["n_features_in"]) or meta["n_features_in"] < 1:
-        raise ModelFileError(f"field 'n_features_in' must be a positive integer, got {meta['n_features_in']!r:.100}")
+    if not _is_int(meta["n_features_in"]) or not 1 <= meta["n_features_in"] < 2 ** 31:
+        raise ModelFileError(f"field 'n_features_in' must be a positive integer below 2**31, "
+                             f"got {meta['n_features_in']!r:.100}")
     names = meta.get("feature_names_in")
     if names is not None:
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names) \
@@ -518,7 +519,8 @@ def load(path):
     except KeyError as err:
         key = err.args[0] if err.args else "?"
         raise ModelFileError(f"{meta_path}: field 'state.{key}' is missing or malformed") from None
-    except (TypeError, ValueError, IndexError, AttributeError, OverflowError, RecursionError, RuntimeError) as err:
+    except (TypeError, ValueError, IndexError, AttributeError, OverflowError, RecursionError, RuntimeError,
+            MemoryError) as err:
         raise ModelFileError(f"{path}: malformed {cls.__name__} model ({type(err).__name__}: {err})") from None
     if meta.get("feature_names_in") is not None:
         est.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
