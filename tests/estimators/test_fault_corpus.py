@@ -356,7 +356,6 @@ ARRAYS = {  # case: (family, edit(arrays), message)
                                                                                           axis=1)), "shape"),
     "mlp-hidden-mismatch": ("mlp", _set("intercept_hidden_", lambda a: a[:, :-1]), "shape"),
     "mlp-nan": ("mlp", _set("coef_hidden_", _at((0, 0, 0), np.nan)), "NaN"),
-    "mlp-negative-seed": ("mlp", _set("member_seeds_", _at(0, -5)), "below 0"),
     "mlp-float-iterations": ("mlp", _set("n_iter_", lambda a: a.astype(np.float64)), "dtype"),
     "mlp-members": ("mlp", _set("coef_hidden_", lambda a: a[:1]), "shape"),
     "rf-child-out-of-range": ("rf", _node("left_child", lambda a, l, r: _at(0, 10 ** 6)(a)), "child indices"),
