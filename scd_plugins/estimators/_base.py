@@ -11,12 +11,30 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from scd_plugins._compat import Interval, StrOptions, validate_data
+from scd_plugins._compat import Hidden, Interval, StrOptions, validate_data
 from scd_plugins.engine.ensemble import PackedVotes, fit_votes
 from scd_plugins.engine.config import VoteConfig
 from scd_plugins.estimators._ensemble import EnsembleClassifier
 
 _VOTE_ARRAYS = ("W1", "b1", "w2", "b2", "train_score", "seconds")
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_float32_range(X, weight_max: float = 1.0, bias_max: float = 0.0):
+    """Refuse X whose products with the weights could overflow float32 (inf - inf = NaN there, and a NaN
+    pre-activation escapes the float64 re-check): the hidden signs would not be the float64 signs.
+
+    |x . w + b| <= sum|x| max|w| + max|b|, kept four times below the float32 maximum. Trained weights are
+    at most 1 in magnitude (unit-norm columns or +/-1), so the bound at fit uses weight_max = 1.
+    """
+    if X.size == 0:
+        return
+    row = float(np.abs(X).sum(axis=1, dtype=np.float64).max())
+    if not row * weight_max + bias_max <= _F32_MAX / 4:
+        raise ValueError(f"X holds values too large for SCD's float32 products: a row's sum of |x| is "
+                         f"{row:.3g} (with weights up to {weight_max:.3g} the limit is "
+                         f"{(_F32_MAX / 4 - bias_max) / max(weight_max, 1e-300):.3g}); signs computed there "
+                         "would not be the float64 signs. Rescale the features (e.g. to [0, 1])")
 
 
 class SCDClassifierBase(EnsembleClassifier):
@@ -45,7 +63,7 @@ class SCDClassifierBase(EnsembleClassifier):
         "b_ratio": [Interval(Real, 0, 1, closed="both")],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
-        "device": [StrOptions({"auto", "cpu", "cuda"}), str],
+        "device": [StrOptions({"auto", "cpu", "cuda"}), Hidden(StrOptions({f"cuda:{i}" for i in range(64)}))],
         "verbose": ["boolean"],
     }
 
@@ -78,6 +96,7 @@ class SCDClassifierBase(EnsembleClassifier):
     def fit(self, X, y):
         """Train the ensemble on X (n_samples, n_features) and labels y (at least two classes)."""
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False)
+        check_float32_range(X)
         check_classification_targets(y)
         classes = np.unique(y)
         if len(classes) < 2:
@@ -108,13 +127,21 @@ class SCDClassifierBase(EnsembleClassifier):
         self.vote_seconds_ = votes["seconds"]
         self.n_votes_ = len(self.W1_)
         self._packed = PackedVotes(self.W1_, self.b1_, self.w2_, self.b2_)
+        self._bounds = (float(np.abs(self.W1_).max(initial=0.0)), float(np.abs(self.b1_).max(initial=0.0)))
 
     # ----- prediction -------------------------------------------------------------------------------
     def _validated(self, X):
         check_is_fitted(self)
         # float32 stays float32 (attacks send it; the float32 values are exact in float64, where signs
         # near zero are settled), anything else becomes float64.
-        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        check_float32_range(X, *self._weight_bounds())
+        return X
+
+    def _weight_bounds(self):
+        """(max |W1|, max |b1|) over every vote (kept by `_set_votes`: prediction needs it on every call)."""
+        members = getattr(self, "estimators_", [self])
+        return max(m._bounds[0] for m in members), max(m._bounds[1] for m in members)
 
     def _vote_fraction(self, X):
         """Vote fraction for classes_[1] (binary), or per class from the one-vs-rest members."""
@@ -191,21 +218,35 @@ class SCDClassifierBase(EnsembleClassifier):
 
     @classmethod
     def _from_arrays(cls, arrays, state):
-        from scd_plugins.io import decode_classes
+        """Rebuild from `_to_arrays` output, every array checked against the parameters and classes."""
+        from scd_plugins.io import ModelFileError, decode_classes, expect_array
 
-        params, classes = state["params"], decode_classes(state["classes"])
+        params, classes, d = state["params"], decode_classes(state["classes"]), state["n_features_in"]
+        est = cls(**params)
+        votes, h = est.n_votes, est.hidden_nodes
+        members = 1 if len(classes) == 2 else len(classes)
+        if state["members"] != members or isinstance(state["members"], bool):
+            raise ModelFileError(f"field 'state.members' is {state['members']!r:.50}, but {len(classes)} classes "
+                                 f"take {members} ensemble(s)")
+        shapes = {"W1": (votes, d, h), "b1": (votes, h), "w2": (votes, h), "b2": (votes,),
+                  "train_score": (votes,), "seconds": (votes,)}
 
         def member(m, member_classes):
-            est = cls(**params)
-            est.classes_, est.n_features_in_ = member_classes, state["n_features_in"]
-            est._set_votes({name: arrays[f"member{m}.{name}"] for name in _VOTE_ARRAYS})
-            return est
+            values = {name: expect_array(arrays, f"member{m}.{name}", dtype=np.float64, shape=shape,
+                                         low=0 if name == "seconds" else None)
+                      for name, shape in shapes.items()}
+            if cls._binary_weights and not all(np.isin(values[w], (-1.0, 1.0)).all() for w in ("W1", "w2")):
+                raise ModelFileError(f"arrays member{m}.W1 / member{m}.w2 of the binary-weight family "
+                                     f"{cls.__name__} hold weights other than +1 and -1")
+            sub = cls(**params)
+            sub.classes_, sub.n_features_in_ = member_classes, d
+            sub._set_votes(values)
+            return sub
 
-        if state["members"] == 1:
+        if members == 1:
             return member(0, classes)
-        est = cls(**params)
-        est.classes_, est.n_features_in_ = classes, state["n_features_in"]
-        est.estimators_ = [member(m, np.array([0, 1])) for m in range(state["members"])]
+        est.classes_, est.n_features_in_ = classes, d
+        est.estimators_ = [member(m, np.array([0, 1])) for m in range(members)]
         return est
 
     def __sklearn_tags__(self):

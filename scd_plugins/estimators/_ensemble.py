@@ -27,6 +27,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from scd_plugins._compat import InvalidParameterError
+
 
 def member_seeds(random_state, n_members: int) -> list[int]:
     """One independent 32-bit seed per member, drawn before any work starts (scikit-learn's bagging
@@ -73,6 +75,18 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
         raise NotImplementedError
 
     # ----- shared behaviour --------------------------------------------------------------------------
+    def _validate_params(self):
+        """scikit-learn's check of `_parameter_constraints`, and no bool where a number is asked for:
+        Interval(Integral) accepts True (an int subclass), so `n_votes=True` would train one vote.
+        `scd_plugins.io.load` runs this on every model file's parameters too."""
+        super()._validate_params()
+        for name, constraints in self._parameter_constraints.items():
+            value = getattr(self, name, None)
+            if isinstance(value, (bool, np.bool_)) and not any(
+                    c in ("boolean", "verbose") or c is bool for c in constraints if isinstance(c, (str, type))):
+                raise InvalidParameterError(f"The {name!r} parameter of {type(self).__name__} must not be a "
+                                            f"bool; got {value!r}")
+
     def decision_function(self, X):
         """Binary: predict_proba[:, 1] - 1/2 (> 0 exactly where predict says classes_[1]);
         multi-class: predict_proba."""
@@ -88,7 +102,10 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
         """A fitted ensemble of the given members (single members for transfer studies, prefixes for
         ensemble-size curves)."""
         check_is_fitted(self)
-        return self._select_members(member_indices(indices, self.n_members_))
+        sub = self._select_members(member_indices(indices, self.n_members_))
+        if hasattr(self, "feature_names_in_"):         # checked at predict, as on the full ensemble
+            sub.feature_names_in_ = self.feature_names_in_
+        return sub
 
     def member_labels(self, X) -> np.ndarray:
         """(n_members, n) labels of every single member (families override this with a batched one)."""

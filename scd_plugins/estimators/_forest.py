@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from scd_plugins._compat import Interval, StrOptions, validate_data
 from scd_plugins.estimators._ensemble import EnsembleClassifier
-from scd_plugins.io import decode_classes, encode_classes, json_params
+from scd_plugins.io import ModelFileError, decode_classes, encode_classes, expect_array, json_params
 
 __all__ = ["RandomForestBaseline"]
 
@@ -115,28 +115,85 @@ class RandomForestBaseline(EnsembleClassifier):
 
     @classmethod
     def _from_arrays(cls, arrays, state):
+        """Rebuild the trees from `_to_arrays` output. scikit-learn's Cython `Tree` walks these arrays
+        unchecked, so each tree is verified first (`_check_tree`): a crafted file is refused here
+        instead of reading out of bounds or looping forever at predict."""
+        params = state["params"]
         classes = decode_classes(state["classes"])
-        n_features = int(state["n_features_in"])
-        n_classes = np.array([len(classes)], dtype=np.intp)
+        n_features = state["n_features_in"]
+        n_trees, k = cls(**params).n_estimators, len(classes)
+        n_classes = np.array([k], dtype=np.intp)
         node_dtype = Tree(n_features, n_classes, 1).__getstate__()["nodes"].dtype
-        ends = np.cumsum(arrays["node_count"])
-        trees = []
-        for k, (end, count) in enumerate(zip(ends, arrays["node_count"])):
-            sl = slice(int(end - count), int(end))
+        counts = expect_array(arrays, "node_count", dtype=np.int64, shape=(n_trees,), low=1)
+        depths = expect_array(arrays, "max_depth", dtype=np.int64, shape=(n_trees,), low=0)
+        seeds = expect_array(arrays, "tree_seed", dtype=np.int64, shape=(n_trees,), low=0,
+                             high=np.iinfo(np.uint32).max)
+        total = sum(int(c) for c in counts)     # Python ints: huge counts cannot wrap around to the real total
+        fields = {f: expect_array(arrays, f"node_{f}", dtype=node_dtype[f], shape=(total,),
+                                  **({"low": 0, "high": 1} if f == "missing_go_to_left" else {}))
+                  for f in _NODE_FIELDS}
+        values = expect_array(arrays, "values", dtype=np.float64, shape=(total, 1, k), low=0)
+        trees, end = [], 0
+        for t, count in enumerate(counts):
+            sl = slice(end, end + int(count))
+            end += int(count)
             nodes = np.zeros(int(count), dtype=node_dtype)
             for f in _NODE_FIELDS:
-                nodes[f] = arrays[f"node_{f}"][sl]
+                nodes[f] = fields[f][sl]
+            try:
+                _check_tree(nodes, values[sl], int(depths[t]), n_features)
+            except ModelFileError as err:
+                raise ModelFileError(f"tree {t}: {err}") from None
             tree = Tree(n_features, n_classes, 1)
-            tree.__setstate__({"max_depth": int(arrays["max_depth"][k]), "node_count": int(count),
-                               "nodes": nodes, "values": np.ascontiguousarray(arrays["values"][sl],
-                                                                              dtype=np.float64)})
-            dt = DecisionTreeClassifier(min_samples_leaf=state["params"]["min_samples_leaf"],
-                                        max_features=state["params"]["max_features"],
-                                        random_state=int(arrays["tree_seed"][k]))
+            tree.__setstate__({"max_depth": int(depths[t]), "node_count": int(count),
+                               "nodes": nodes, "values": np.ascontiguousarray(values[sl])})
+            dt = DecisionTreeClassifier(min_samples_leaf=params["min_samples_leaf"],
+                                        max_features=params["max_features"], random_state=int(seeds[t]))
             dt.tree_ = tree
             dt.classes_ = classes
-            dt.n_classes_ = len(classes)
+            dt.n_classes_ = k
             dt.n_outputs_ = 1
             dt.n_features_in_ = n_features
             trees.append(dt)
-        return cls._assemble(trees, classes, n_features, state["params"])
+        return cls._assemble(trees, classes, n_features, params)
+
+
+def _check_tree(nodes, values, max_depth: int, n_features: int) -> None:
+    """A binary tree as scikit-learn builds it, or a `ModelFileError`.
+
+    Leaves have both children -1 and feature -2; an internal node's children come after it (the builder
+    adds nodes depth-first), and every node but the root is the child of exactly one node: together
+    this is a tree rooted at node 0 with no cycle, so every walk ends at a leaf. Internal nodes split
+    on a feature in [0, n_features) at a finite threshold; class fractions are >= 0 and sum to 1.
+    """
+    n = len(nodes)
+    left, right, feature = nodes["left_child"], nodes["right_child"], nodes["feature"]
+    leaf = left == -1
+    if not np.array_equal(leaf, right == -1):
+        raise ModelFileError("a node has exactly one child -1 (leaves have both children -1)")
+    inner = np.flatnonzero(~leaf)
+    if ((left[inner] <= inner) | (right[inner] <= inner) | (left[inner] >= n) | (right[inner] >= n)).any():
+        raise ModelFileError(f"child indices must lie after their node and below the node count {n} "
+                             "(out of range, or a cycle)")
+    children = np.sort(np.concatenate([left[inner], right[inner]]))
+    if not np.array_equal(children, np.arange(1, n)):
+        raise ModelFileError("the nodes do not form a tree (a node has two parents, or none)")
+    if ((feature[inner] < 0) | (feature[inner] >= n_features)).any():
+        raise ModelFileError(f"split features must lie in [0, {n_features})")
+    if (feature[leaf] != -2).any():
+        raise ModelFileError("leaves must have feature -2")
+    if (nodes["n_node_samples"] < 0).any() or (nodes["weighted_n_node_samples"] < 0).any():
+        raise ModelFileError("negative sample counts")
+    if not np.allclose(values.sum(axis=2), 1.0, rtol=0, atol=1e-6):
+        raise ModelFileError("class fractions of a node do not sum to 1")
+    parent = np.zeros(n, dtype=np.intp)
+    parent[left[inner]] = inner
+    parent[right[inner]] = inner
+    depth = np.zeros(n, dtype=np.intp)
+    for _ in range(n):                       # parents come first: at most depth-many rounds change it
+        new = np.where(np.arange(n) > 0, depth[parent] + 1, 0)
+        if np.array_equal(new, depth):
+            break
+        depth = new
+    if int(depth.max()) != max_depth:
+        raise ModelFileError(f"max_depth is {max_depth}, but the tree is {int(depth.max())} deep")

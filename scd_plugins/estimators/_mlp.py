@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from scd_plugins._compat import Interval, validate_data
 from scd_plugins.estimators._ensemble import EnsembleClassifier, member_seeds
-from scd_plugins.io import decode_classes, encode_classes, json_params
+from scd_plugins.io import ModelFileError, decode_classes, encode_classes, expect_array, json_params
 
 __all__ = ["MLPEnsembleClassifier"]
 
@@ -119,9 +119,21 @@ class MLPEnsembleClassifier(EnsembleClassifier):
 
     @classmethod
     def _from_arrays(cls, arrays, state):
+        """Rebuild from `_to_arrays` output, every array's shape checked against the parameters, the
+        feature count and the classes (one output unit for two classes, else one per class)."""
         est = cls(**state["params"])
         est.classes_ = decode_classes(state["classes"])
-        est.n_features_in_ = int(state["n_features_in"])
-        for name in _MLP_ARRAYS:
-            setattr(est, name, np.asarray(arrays[name], dtype=np.int64 if name in ("member_seeds_", "n_iter_") else np.float64))
+        est.n_features_in_ = d = state["n_features_in"]
+        r, k = est.n_estimators, len(est.classes_)
+        out = 1 if k == 2 else k
+        est.coef_hidden_ = expect_array(arrays, "coef_hidden_", dtype=np.float64, shape=(r, d, None))
+        hidden = est.coef_hidden_.shape[2]
+        if hidden == 0:
+            raise ModelFileError("array 'coef_hidden_' has no hidden units")
+        est.member_seeds_ = expect_array(arrays, "member_seeds_", dtype=np.int64, shape=(r,), low=0,
+                                         high=np.iinfo(np.uint32).max)
+        est.n_iter_ = expect_array(arrays, "n_iter_", dtype=np.int64, shape=(r,), low=0)
+        est.intercept_hidden_ = expect_array(arrays, "intercept_hidden_", dtype=np.float64, shape=(r, hidden))
+        est.coef_out_ = expect_array(arrays, "coef_out_", dtype=np.float64, shape=(r, hidden, out))
+        est.intercept_out_ = expect_array(arrays, "intercept_out_", dtype=np.float64, shape=(r, out))
         return est

@@ -1,4 +1,5 @@
 """Model files: safetensors + JSON, exact round trip, and clear refusal of damaged files."""
+import hashlib
 import json
 
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 
 import scd_plugins
 from scd_plugins import SCD01Classifier, SCDCEBNNClassifier
-from scd_plugins.io import read_metadata
+from scd_plugins.io import ModelFileError, read_metadata
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +62,40 @@ def test_truncated_or_tampered_files_are_refused(fitted, tmp_path):
         scd_plugins.load(tmp_path / "nowhere")
 
 
-def test_unregistered_class_is_refused(fitted, tmp_path):
+def test_edited_metadata_is_refused(fitted, tmp_path):
+    """model.json is covered by the checksum too (class, classes, parameters, extra)."""
     clf, _ = fitted
     path = clf.save(tmp_path / "m")
     meta = json.loads((path / "model.json").read_text())
     meta["class"] = "os.system"
     (path / "model.json").write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match="not a registered estimator"):
+    with pytest.raises(ModelFileError, match="checksum"):
+        scd_plugins.load(path)
+
+
+def test_metadata_records_the_model(fitted, tmp_path):
+    clf, _ = fitted
+    path = clf.save(tmp_path / "m")
+    meta = read_metadata(path)
+    assert meta["format_version"] == 2 and meta["arrays_file"] == "model.safetensors"
+    assert meta["feature_names_in"] is None and meta["classes"] == [0, 1]
+    assert meta["arrays"]["member0.W1"] == {"shape": [3, clf.n_features_in_, 20], "dtype": "<f8"}
+    assert len(meta["sha256"]) == 64
+
+
+def test_format_1_files_still_load(fitted, tmp_path):
+    """Files written before the metadata was covered (format 1: checksum of the arrays only) load,
+    with every validation of format 2."""
+    clf, Xte = fitted
+    path = clf.save(tmp_path / "m")
+    meta = json.loads((path / "model.json").read_text())
+    for key in ("feature_names_in", "arrays_file"):
+        meta.pop(key)
+    meta["format_version"] = 1
+    meta["sha256"] = hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()
+    (path / "model.json").write_text(json.dumps(meta))
+    np.testing.assert_array_equal(scd_plugins.load(path).predict_proba(Xte), clf.predict_proba(Xte))
+    meta["classes"] = meta["state"]["classes"]["values"] = [1, 0]
+    (path / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match="np.unique order"):
         scd_plugins.load(path)
