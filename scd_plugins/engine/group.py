@@ -82,8 +82,10 @@ class GroupTrainer:
             rows.append(torch.cat(parts))
             nodes.append(torch.randint(self.cfg.hidden_nodes, (1,), generator=gen))
             feats.append(torch.randperm(self.d, generator=gen)[: self.n_features])
-        to = dict(device=self.device, non_blocking=True)
-        return torch.stack(rows).to(**to), torch.cat(nodes).to(**to), torch.stack(feats).to(**to)
+        drawn = torch.stack(rows), torch.cat(nodes), torch.stack(feats)
+        if self.device.type == "cpu":
+            return drawn
+        return tuple(t.pin_memory().to(self.device, non_blocking=True) for t in drawn)  # no host wait
 
     # ----- objectives -------------------------------------------------------------------------------
     def _zero_one(self, iteration: int, full: bool = False) -> ZeroOne:
@@ -165,7 +167,7 @@ class GroupTrainer:
 
             found.append(search.search_moves(ps, t0, inputs, steps[:, half], norms[:, half], x_low[:, half],
                                              x_high[:, half], sg, suffix, base, score, self.cfg.interval,
-                                             sample_of))
+                                             sample_of, guess_reach=sample_of is not None or not self.cfg.binary_weights))
         return torch.cat([f[0] for f in found], dim=1), torch.cat([f[1] for f in found], dim=1)
 
     def _sorted(self, p, gains):
