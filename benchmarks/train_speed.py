@@ -8,8 +8,8 @@ Prints tables and writes benchmarks/results/train_speed.json (train_speed_cuda.j
 - the batched loop against the single-vote loop it replaced (`engine.vote`), same data, same process;
 - how the cost grows: votes per group 1, 8, 32, 100; N 2500, 5000, 10000; d 784, 3072, each in a
   fresh process with its peak memory (CPU: peak RSS; CUDA: peak allocated).
-Timings are seconds of wall time; `--quick` runs a tenth of the iterations and 16 instead of 100
-votes and says where a figure is projected from a shorter run (about 2 minutes on 2 quiet cores).
+Timings are seconds of wall time; `--quick` runs a twentieth of the iterations and 8 instead of 100
+votes and says where a figure is projected from a shorter run (a few minutes on 2 quiet cores).
 
 Data: synthetic pixels in [0, 1] from a few latent factors, labelled by a noisy linear rule on the
 factors, so the problem is learnable.
@@ -96,7 +96,7 @@ def main(argv=None):
     from scd_plugins import SCD01BNNClassifier, SCD01Classifier, SCDCEBNNClassifier, SCDCEClassifier
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="a tenth of the iterations, 16 votes (projected)")
+    parser.add_argument("--quick", action="store_true", help="a twentieth of the iterations, 8 votes (projected)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--jobs", type=int, default=2, help="CPU processes for the ensembles")
     parser.add_argument("--out", default=None)
@@ -104,8 +104,8 @@ def main(argv=None):
     device = args.device
     if device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available")
-    scale = 10 if args.quick else 1
-    iterations, bnn_iterations, votes = 1000 // scale, 10000 // scale, 16 if args.quick else 100
+    scale = 20 if args.quick else 1
+    iterations, bnn_iterations, votes = 1000 // scale, 10000 // scale, 8 if args.quick else 100
     project = (100 / votes) * scale  # from the measured run to 100 votes at the paper's iterations
     out = Path(args.out) if args.out else RESULTS / ("train_speed.json" if device == "cpu" else "train_speed_cuda.json")
     X, y = cifar_like()
@@ -129,7 +129,7 @@ def main(argv=None):
     record(f"SCDCE 100 votes, {device}", wall_ce * project, f"{how}; train acc {ce.score(X, y):.3f}")
     bnn = {}
     for name, cls in (("SCD01BNN", SCD01BNNClassifier), ("SCDCEBNN", SCDCEBNNClassifier)):
-        est = cls(n_votes=max(2, votes // 8), iterations=bnn_iterations // 10, random_state=0, n_jobs=args.jobs,
+        est = cls(n_votes=max(2, votes // 4), iterations=bnn_iterations // 10, random_state=0, n_jobs=args.jobs,
                   device=device)
         start = time.perf_counter()
         est.fit(X, y)
@@ -149,7 +149,7 @@ def main(argv=None):
     record("ratio SCD01 100 votes / MLP fit", ratio)
     record("ratio SCDCE / SCD01", wall_ce / wall)
 
-    compare_its = 50 // (2 if args.quick else 1)
+    compare_its = 20 if args.quick else 50
     old = _in_fresh_process(_old_vote, compare_its)
     new = _in_fresh_process(_group_cost, 10000, 3072, 8, compare_its, "cpu")
     record("single-vote loop, seconds per vote-iteration (cpu)", old / compare_its)
@@ -157,7 +157,7 @@ def main(argv=None):
     record("ratio batched / single-vote loop (cpu)", new["seconds"] / 8 / old)
 
     scaling = []
-    table_its = 10 if args.quick else 20
+    table_its = 5 if args.quick else 20
     configs = [(10000, 3072, g) for g in (1, 8, 32, 100)] + [(2500, 3072, 8), (5000, 3072, 8), (10000, 784, 8)]
     print(f"\n{'N':>6} {'d':>5} {'votes':>6} {'ms / vote-it':>13} {'peak MiB':>9}")
     for n, d, g in configs:

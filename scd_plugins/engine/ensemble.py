@@ -22,9 +22,10 @@ _U32 = float(np.finfo(np.float32).eps) / 2  # unit roundoff of float32
 
 
 def default_group_size(n_votes: int, device: str) -> int:
-    """Votes per group when not given: a whole ensemble on a GPU, small groups on the CPU (its loop is
-    bound by memory traffic, so larger groups mostly cost memory)."""
-    return max(1, min(n_votes, 8 if device == "cpu" else 128))
+    """Votes per group when not given: a whole ensemble (up to 128) on a GPU, one vote per group on the
+    CPU: there the loop is bound by memory traffic, and a group's move searches run on the widest
+    vote's band, so larger groups measured slower per vote (benchmarks/train_speed.py, scaling)."""
+    return max(1, min(n_votes, 1 if device == "cpu" else 128))
 
 
 def _train_group(XT, y, cfg, seeds, device):

@@ -225,9 +225,17 @@ class GroupTrainer:
         coords = features[:, pos]  # (G, C)
         sorted_rows = rows.gather(1, order)
 
+        block = []  # the step's feature rows (G, |F|, N), copied once: contiguous rows gather fast
+
         def column_inputs(positions, coords, g):
             samples = (sorted_rows if g is None else sorted_rows[g]).gather(1, positions)
-            f = (features if g is None else features[g]).gather(1, coords)
+            if g is None:
+                if not block:
+                    block.append(self.XT[features])
+                rows = block[0] if coords.shape[1] == features.shape[1] else block[0].gather(
+                    1, coords[..., None].expand(-1, -1, self.N))
+                return rows.gather(2, samples[:, None, :].expand(-1, rows.shape[1], -1))
+            f = features[g].gather(1, coords)  # a few candidates redone over every sample
             flat = f[:, :, None] * self.N + samples[:, None, :]
             return self.XT_flat[flat.reshape(-1)].reshape(flat.shape)
 
