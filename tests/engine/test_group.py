@@ -169,3 +169,21 @@ def test_votes_do_not_depend_on_n_jobs_or_group_size(fmnist_like):
             for jobs, group in ((1, None), (2, 2), (1, 3))]
     for other in fits[1:]:
         assert np.array_equal(fits[0].W1_, other.W1_) and np.array_equal(fits[0].b2_, other.b2_)
+
+
+@pytest.mark.parametrize("loss,binary", [("01", False), ("01", True)])
+def test_the_batched_loop_makes_the_single_vote_loops_decisions(fmnist_like, loss, binary):
+    """Against the single-vote loop it replaced (engine.vote): SCD01BNN bit-identical, SCD01 equal up to
+    rounding (the same moves accepted; norms are summed in another order)."""
+    from scd_plugins.engine.vote import train_vote
+
+    XT, y = fmnist_like
+    cfg = VoteConfig(iterations=30, loss=loss, binary_weights=binary, n_features=16)
+    for seed in (1,):
+        old, new = train_vote(XT, y, cfg, seed), train_group(XT, y, cfg, [seed])
+        assert old["train_score"] == new["train_score"][0]
+        for key in ("W1", "b1", "w2", "b2"):
+            if binary:
+                assert np.array_equal(old[key], new[key][0])
+            else:
+                assert np.allclose(old[key], new[key][0], rtol=0, atol=1e-12)
