@@ -262,7 +262,7 @@ def ce_threshold(Q: torch.Tensor, sign: torch.Tensor, t_start: torch.Tensor, new
         step = torch.where(still, (grad / hess).clamp(-5.0, 5.0), torch.zeros_like(t))
         t = t + step
         still = still & (step.abs() > 1e-13 * (1.0 + t.abs()))
-    inf = torch.tensor(torch.inf, dtype=Q.dtype, device=Q.device)
+    inf = torch.full((), torch.inf, dtype=Q.dtype, device=Q.device)  # a fill, not a host copy
     above = Q > t[..., None]
     lo = torch.where(above, -inf, Q).amax(2)  # largest value at or below t* (-inf: none)
     hi = torch.where(above, Q, inf).amin(2)  # smallest value above t* (inf: none)

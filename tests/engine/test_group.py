@@ -187,3 +187,17 @@ def test_the_batched_loop_makes_the_single_vote_loops_decisions(fmnist_like, los
                 assert np.array_equal(old[key], new[key][0])
             else:
                 assert np.allclose(old[key], new[key][0], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_smallest_is_top_k_whatever_the_guess(seed):
+    rng = np.random.default_rng(700 + seed)
+    G, C, L = 3, 5, int(rng.integers(45, 200))
+    k = int(rng.integers(1, 41))
+    distance = torch.tensor(rng.integers(0, 30, size=(G, C, L)) / 7.0, dtype=torch.float32)  # many ties
+    expected = torch.topk(distance, k, dim=2, largest=False).values
+    for reach in (torch.zeros(G), torch.full((G,), 1.5), torch.full((G,), 100.0), torch.tensor(rng.random(G) * 4)):
+        nearest, idx = search.smallest(distance, k, reach)
+        assert torch.equal(torch.sort(nearest, dim=2).values, expected)
+        assert torch.equal(distance.gather(2, idx), nearest)
+        assert all(len(set(row.tolist())) == k for row in idx.reshape(G * C, k))
