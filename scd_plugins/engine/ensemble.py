@@ -1,8 +1,9 @@
-"""Many votes: seeded parallel training, and prediction as one batched product over all votes.
+"""Many votes: seeded training in groups, and prediction as one batched product over all votes.
 
-Training: each vote gets its own seed spawned from the master seed (`vote_seeds`), and votes are
-independent, so a process pool (joblib) gives the same votes as a serial loop. On CUDA the votes run
-one after another in this process, each using the whole device.
+Training: votes are trained in groups of `votes_per_group`, each group as one batched tensor program
+(`scd_plugins.engine.group`); groups are spread over `n_jobs` processes on the CPU (joblib) and run one
+after another on CUDA. Vote i always gets seed i spawned from the master seed (`vote_seeds`), and its
+result depends neither on the other votes of its group nor on n_jobs (every counter is an exact sum).
 
 Prediction: hidden pre-activations of every vote come from one float32 matrix product (d x R*h
 stacked weights). Entries whose float32 value lies within the rounding margin of zero are
@@ -20,32 +21,47 @@ from scd_plugins.engine.config import VoteConfig
 _U32 = float(np.finfo(np.float32).eps) / 2  # unit roundoff of float32
 
 
-def _train_one(XT, XT32, y, cfg, seed, device):
-    from scd_plugins.engine.vote import train_vote
+def default_group_size(n_votes: int, device: str) -> int:
+    """Votes per group when not given: a whole ensemble (up to 128) on a GPU, one vote per group on the
+    CPU: there the loop is bound by memory traffic, and a group's move searches run on the widest
+    vote's band, so larger groups measured slower per vote (benchmarks/train_speed.py, scaling)."""
+    return max(1, min(n_votes, 1 if device == "cpu" else 128))
+
+
+def _train_group(XT, y, cfg, seeds, device):
+    from scd_plugins.engine.group import train_group
 
     start = time.perf_counter()
-    out = train_vote(XT, y, cfg, seed, device, XT32=XT32)
-    out["seconds"] = time.perf_counter() - start
+    out = train_group(XT, y, cfg, seeds, device)
+    out["seconds"] = np.full(len(seeds), (time.perf_counter() - start) / len(seeds))
     return out
 
 
 def fit_votes(X: np.ndarray, y: np.ndarray, cfg: VoteConfig, seeds: list[int], *, n_jobs=None,
-              device: str = "cpu", progress: bool = False) -> dict[str, np.ndarray]:
+              device: str = "cpu", progress: bool = False, votes_per_group: int | None = None
+              ) -> dict[str, np.ndarray]:
     """Train len(seeds) votes on X (N, d) float64, y in {0, 1}; returns stacked arrays.
 
-    Keys: W1 (R, d, h), b1 (R, h), w2 (R, h), b2 (R,), train_score (R,), seconds (R,).
+    Votes [0, g), [g, 2g), ... (g = votes_per_group) train as one group each. Keys: W1 (R, d, h),
+    b1 (R, h), w2 (R, h), b2 (R,), train_score (R,), seconds (R,: the group's wall time per vote).
     """
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
+    g = default_group_size(len(seeds), device) if votes_per_group is None else int(votes_per_group)
     jobs = 1 if device != "cpu" else n_jobs
-    # Feature-major copies made once and shared (joblib memory-maps large arrays for workers).
+    # The feature-major copy is made once and shared (joblib memory-maps large arrays for workers).
     XT = np.ascontiguousarray(X.T, dtype=np.float64)
-    XT32 = XT.astype(np.float32)
-    tasks = (delayed(_train_one)(XT, XT32, y, cfg, s, device) for s in seeds)
+    groups = [seeds[i:i + g] for i in range(0, len(seeds), g)]
+    tasks = (delayed(_train_group)(XT, y, cfg, group, device) for group in groups)
     results = Parallel(n_jobs=jobs, return_as="generator")(tasks)
-    votes = list(tqdm(results, total=len(seeds), desc="SCD votes", unit="vote", disable=not progress))
-    return {key: np.stack([np.asarray(v[key], dtype=np.float64) for v in votes]) for key in votes[0]}
+    bar = tqdm(total=len(seeds), desc="SCD votes", unit="vote", disable=not progress)
+    parts = []
+    for part in results:
+        parts.append(part)
+        bar.update(len(part["train_score"]))
+    bar.close()
+    return {key: np.concatenate([np.asarray(p[key], dtype=np.float64) for p in parts]) for key in parts[0]}
 
 
 class PackedVotes:

@@ -1,4 +1,6 @@
-"""The one training loop: a single-hidden-layer sign network trained by stochastic coordinate descent.
+"""The single-vote training loop that `engine.group` replaced; kept as the reference the batched loop is
+tested against (SCD01BNN bit-identical, SCD01 equal up to rounding) and timed against in
+benchmarks/train_speed.py. Estimators train through `engine.group`.
 
 All four families run this loop. They differ in two switches only:
 - `loss`: "01" (moves scored by balanced accuracy, then accuracy + balanced accuracy) or "ce" (moves

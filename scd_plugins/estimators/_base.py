@@ -43,7 +43,9 @@ class SCDClassifierBase(EnsembleClassifier):
     Parameters follow the spec (`../shared/docs/scd-algorithm.md`, section 2): n_votes (R),
     hidden_nodes (h), iterations (None: the family's paper default, 1000 or 10000 for BNN), nrows,
     n_features (|F|, clamped to d), w_inc1, w_inc2, interval (I), b_ratio, random_state, n_jobs
-    (processes training votes in parallel), device ("auto", "cpu", "cuda"), verbose (progress bar).
+    (processes training votes in parallel), device ("auto", "cpu", "cuda"), verbose (progress bar),
+    votes_per_group (votes trained together as one batched program; None: 1 on the CPU, up to 128 on
+    a GPU; a vote's result does not depend on it).
     Two classes train one ensemble; more classes train one ensemble per class (one-vs-rest).
     """
 
@@ -65,11 +67,12 @@ class SCDClassifierBase(EnsembleClassifier):
         "n_jobs": [Integral, None],
         "device": [StrOptions({"auto", "cpu", "cuda"}), Hidden(StrOptions({f"cuda:{i}" for i in range(64)}))],
         "verbose": ["boolean"],
+        "votes_per_group": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(self, *, n_votes=100, hidden_nodes=20, iterations=None, nrows=0.75, n_features=128,
                  w_inc1=0.17, w_inc2=0.2, interval=20, b_ratio=0.2, random_state=None, n_jobs=None,
-                 device="auto", verbose=False):
+                 device="auto", verbose=False, votes_per_group=None):
         self.n_votes = n_votes
         self.hidden_nodes = hidden_nodes
         self.iterations = iterations
@@ -83,6 +86,7 @@ class SCDClassifierBase(EnsembleClassifier):
         self.n_jobs = n_jobs
         self.device = device
         self.verbose = verbose
+        self.votes_per_group = votes_per_group
 
     # ----- training ---------------------------------------------------------------------------------
     def vote_config(self) -> VoteConfig:
@@ -112,7 +116,8 @@ class SCDClassifierBase(EnsembleClassifier):
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         votes = fit_votes(X, (y == classes[1]).astype(np.int64), self.vote_config(),
                           vote_seeds(seed, self.n_votes), n_jobs=self.n_jobs,
-                          device=resolve_device(self.device), progress=self.verbose)
+                          device=resolve_device(self.device), progress=self.verbose,
+                          votes_per_group=self.votes_per_group)
         self._set_votes(votes)
         return self
 

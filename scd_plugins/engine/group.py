@@ -1,0 +1,382 @@
+"""The one training loop, run for a group of G votes at once as batched tensors (CPU or CUDA alike).
+
+Every tensor has a leading vote axis: weights W1 (G, d, h), w2 (G, h), thresholds t1 (G, h), t2 (G,),
+cached projections P (G, N, h). Each operation works on the whole group, so its overhead is paid
+once per group. Decisions (argmax, accept or reject, the pocket) stay on the device as masks and
+`where`s; nothing is read back to the host inside an iteration except, on the CPU only, the band
+width of a move search (see `search.band_width`).
+
+All four families run this loop; they differ in two switches only:
+- `loss`: "01" (moves scored by balanced accuracy, then accuracy + balanced accuracy) or "ce" (moves
+  scored by mean binary cross-entropy of the output node);
+- `binary_weights`: weights move by +/- a step (SCD01 renormalises to unit norm) or by sign flips.
+The pocket (best parameters seen on the full training set) is scored by accuracy + balanced accuracy.
+
+Each vote draws from its own generator (seeded from its own seed, on the CPU, so the same draws on
+every device), and every counter is an exact integer sum (`search`), so a vote's result does not
+depend on which other votes share its group.
+
+Model: a = [X W1 + b1 > 0], z = a w2 + b2, label [z > 0]; a node is "on" when its projection
+exceeds a threshold t = -b, which is what the searches return.
+"""
+from __future__ import annotations
+
+import torch
+
+from scd_plugins.engine import search
+from scd_plugins.engine.config import VoteConfig
+from scd_plugins.engine.objective import ZeroOne
+
+
+class CrossEntropyScore:
+    """Minus the mean BCE from the one (summed, quantised) counter."""
+
+    cross_entropy = True
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __call__(self, counters):
+        return counters[..., 0] / self.n
+
+
+def _init_weights(shape, binary: bool, gen: torch.Generator) -> torch.Tensor:
+    w = torch.randn(shape, generator=gen, dtype=torch.float64)
+    if binary:
+        return torch.where(w >= 0, 1.0, -1.0).to(torch.float64)
+    return w / w.norm(dim=0, keepdim=True).clamp_min(1e-12)
+
+
+class GroupTrainer:
+    """State and moves of a group of votes; `train()` runs spec section 3 for all of them."""
+
+    def __init__(self, XT: torch.Tensor, y: torch.Tensor, cfg: VoteConfig, seeds, x_range=None):
+        self.XT, self.y, self.cfg = XT, y, cfg
+        self.device = dev = XT.device
+        self.d, self.N = XT.shape
+        self.G = len(seeds)
+        self.gens = [torch.Generator().manual_seed(int(s)) for s in seeds]  # CPU streams: same draws everywhere
+        self.class_idx = [torch.nonzero(y == c).flatten().cpu() for c in (0, 1)]
+        self.counts = [len(i) for i in self.class_idx]
+        if min(self.counts) == 0:
+            raise ValueError("a vote needs samples of both classes")
+        self.m = [max(1, int(round(cfg.nrows * c))) for c in self.counts]  # batch size per class, every vote
+        self.n = sum(self.m)
+        self.n_features = min(cfg.n_features, self.d)
+        low, high = torch.aminmax(XT, dim=1) if x_range is None else x_range
+        self.x_low, self.x_high = low, high  # per-feature range: bounds what a move can do
+        self.ar = torch.arange(self.G, device=dev)
+        self.XT_flat = XT.reshape(-1)
+        # Every batch holds m[0] negatives then m[1] positives: the same labels for every vote and iteration.
+        self.yb = torch.cat([torch.zeros(self.m[0]), torch.ones(self.m[1])]).to(dev, torch.int64)
+        self.sign_b = (2 * self.yb - 1).to(torch.float64)
+        self.sign_full = (2 * y - 1).to(torch.float64)
+        self.pocket = ZeroOne(self.counts[0], self.counts[1], 1.0, 1.0)
+
+    # ----- random draws (per vote, its own generator) -----------------------------------------------
+    def _draw(self):
+        """Batch rows (G, n), the hidden node k (G,) and its features (G, |F|) of one iteration."""
+        rows, nodes, feats = [], [], []
+        for gen in self.gens:
+            parts = [idx[torch.randperm(c, generator=gen)[:m]] for idx, c, m in zip(self.class_idx, self.counts, self.m)]
+            rows.append(torch.cat(parts))
+            nodes.append(torch.randint(self.cfg.hidden_nodes, (1,), generator=gen))
+            feats.append(torch.randperm(self.d, generator=gen)[: self.n_features])
+        drawn = torch.stack(rows), torch.cat(nodes), torch.stack(feats)
+        if self.device.type == "cpu":
+            return drawn
+        return tuple(t.pin_memory().to(self.device, non_blocking=True) for t in drawn)  # no host wait
+
+    # ----- objectives -------------------------------------------------------------------------------
+    def _zero_one(self, iteration: int, full: bool = False) -> ZeroOne:
+        n0, n1 = self.counts if full else self.m
+        balanced_only = iteration < self.cfg.b_ratio * self.cfg.iterations
+        return ZeroOne(n0, n1, 0.0 if balanced_only else 1.0, 1.0)
+
+    def _score(self, iteration, full=False):
+        if self.cfg.loss == "ce":
+            return CrossEntropyScore(self.N if full else self.n)
+        return self._zero_one(iteration, full)
+
+    @staticmethod
+    def _outcome_gains(y, correct_on, correct_off):
+        """0-1 counters (correct negatives, correct positives): all off, and what each sample adds on."""
+        neg = (y == 0).to(torch.float64)
+        pos = 1.0 - neg
+        delta = correct_on.to(torch.float64) - correct_off.to(torch.float64)
+        off = correct_off.to(torch.float64)
+        gains = torch.stack([delta * neg, delta * pos], dim=-1)
+        base = torch.stack([(off * neg).sum(-1), (off * pos).sum(-1)], dim=-1)
+        return gains, base
+
+    def _output_gains(self, y):
+        """0-1 gains of the output node being on: a negative turns wrong, a positive turns right."""
+        G, n = y.shape
+        pos = (y == 1).to(torch.float64)
+        gains = torch.stack([-(1 - pos), pos], dim=-1)
+        base = torch.stack([(1 - pos).sum(-1), torch.zeros(G, dtype=torch.float64, device=y.device)], dim=-1)
+        return gains, base
+
+    def _hidden_gains(self, A, k, y, sign):
+        """Gains (G, n, K) / base (G, K) of turning hidden node k on, scored through the output layer."""
+        w2k = self.w2.gather(1, k[:, None])  # (G, 1)
+        ak = A.gather(2, k[:, None, None].expand(-1, A.shape[1], 1))[..., 0]
+        z_off = self._out(A) - ak * w2k
+        z_on = z_off + w2k
+        t2 = self.t2[:, None]
+        if self.cfg.loss == "ce":
+            loss_on = search.quantise(search.bce(z_on - t2, sign))
+            loss_off = search.quantise(search.bce(z_off - t2, sign))
+            return (loss_off - loss_on)[..., None], -loss_off.sum(-1, keepdim=True)
+        yes = y == 1
+        return self._outcome_gains(y, (z_on > t2) == yes, (z_off > t2) == yes)
+
+    # ----- moves ------------------------------------------------------------------------------------
+    def _candidates(self, w_at: torch.Tensor, w_sq: torch.Tensor, inc: float):
+        """Candidate steps on F coordinates (values w_at (G, F); w_sq (G,) = |w|^2): positions (C,) into
+        the F coordinates, steps (G, C), norms (G, C) (ones when the family does not renormalise)."""
+        G, F = w_at.shape
+        if self.cfg.binary_weights:
+            return torch.arange(F, device=self.device), -2.0 * w_at, torch.ones_like(w_at)
+        pos = torch.arange(F, device=self.device).repeat(2)
+        steps = torch.cat([torch.full_like(w_at, inc), torch.full_like(w_at, -inc)], dim=1)
+        if not self.cfg.renormalise:
+            return pos, steps, torch.ones_like(steps)
+        w = w_at[:, pos]
+        return pos, steps, torch.sqrt(w_sq[:, None] + 2 * steps * w + steps ** 2)
+
+    def _moves(self, ps, t0, column_inputs, pos, steps, norms, x_low, x_high, sg, suffix, base, score,
+               sample_of=None):
+        """`search.search_moves` for every candidate; +step and -step candidates searched apart (each
+        sign's band is about half as wide as both together).
+
+        column_inputs(positions (G', L), coords (G', F'), g) gives the inputs (G', F', L) of coordinates
+        `coords` at sorted positions, for the votes g (None: every vote).
+        """
+        F = steps.shape[1] if self.cfg.binary_weights else steps.shape[1] // 2
+        halves = [slice(0, F)] if self.cfg.binary_weights else [slice(0, F), slice(F, 2 * F)]
+        found = []
+        for half in halves:
+            hp = pos[half]
+
+            def inputs(positions, rows, hp=hp):
+                if rows is None:
+                    return column_inputs(positions, hp.expand(self.G, -1), None)
+                g, c = rows
+                return column_inputs(positions, hp[c][:, None], g)
+
+            found.append(search.search_moves(ps, t0, inputs, steps[:, half], norms[:, half], x_low[:, half],
+                                             x_high[:, half], sg, suffix, base, score, self.cfg.interval,
+                                             sample_of, guess_reach=sample_of is not None or not self.cfg.binary_weights))
+        return torch.cat([f[0] for f in found], dim=1), torch.cat([f[1] for f in found], dim=1)
+
+    def _sorted(self, p, gains):
+        order = search.argsort(p).to(p.device)
+        ps = p.gather(1, order)
+        sg = gains.gather(1, order[..., None].expand(-1, -1, gains.shape[2]))
+        return order, ps, sg, search.suffix_sums(sg)
+
+    def _output_step(self, A, iteration):
+        G, n, h = A.shape
+        q = self._out(A)
+        pos, steps, norms = self._candidates(self.w2, (self.w2 * self.w2).sum(1), self.cfg.w_inc2)
+        if self.cfg.loss == "ce":
+            sign = self.sign_b.expand(G, 1, n)
+            t2, current = search.ce_threshold(q[:, None, :], sign, self.t2)
+            t2, current = t2[:, 0], current[:, 0]
+            AT = A.transpose(1, 2)  # (G, h, n)
+            X = AT if self.cfg.binary_weights else torch.cat([AT, AT], dim=1)
+            Q = X * steps[..., None] + q[:, None, :]  # no renormalisation for CE
+            thresholds, scores = search.ce_threshold(Q, sign, t2)
+        else:
+            gains, base = self._output_gains(self.yb.expand(G, n))
+            order, qs, sg, suffix = self._sorted(q, gains)
+            score = self._zero_one(iteration)
+            t2, current = search.full_search(qs, suffix, base, score)
+            zeros = torch.zeros_like(steps)
+
+            def column_inputs(positions, coords, g):
+                rows = (order if g is None else order[g]).gather(1, positions)
+                Ab = (A if g is None else A[g]).gather(1, rows[..., None].expand(-1, -1, h))  # (G', L, h)
+                return Ab.gather(2, coords[:, None, :].expand(-1, Ab.shape[1], -1)).transpose(1, 2)
+
+            scores, thresholds = self._moves(qs, t2, column_inputs, pos, steps, norms, zeros, zeros + 1, sg,
+                                             suffix, base, score)
+        c = torch.argmax(scores, dim=1, keepdim=True)
+        better = scores.gather(1, c)[:, 0] > current
+        j = pos[c[:, 0]]
+        step = torch.where(better, steps.gather(1, c)[:, 0], torch.zeros_like(current))
+        norm = torch.where(better, norms.gather(1, c)[:, 0], torch.ones_like(current))
+        w2 = self.w2.clone()
+        w2[self.ar, j] += step
+        self.w2 = w2 / norm[:, None]
+        self.t2 = torch.where(better, thresholds.gather(1, c)[:, 0], t2)
+
+    def _hidden_step(self, rows, A, k, features, iteration):
+        G, n, h = A.shape
+        gains, base = self._hidden_gains(A, k, self.yb.expand(G, n), self.sign_b.expand(G, n))
+        Pk = self.P.gather(2, k[:, None, None].expand(-1, self.N, 1))[..., 0]  # (G, N)
+        p = Pk.gather(1, rows)
+        order, ps, sg, suffix = self._sorted(p, gains)
+        score = self._score(iteration)
+        t1k, current = search.full_search(ps, suffix, base, score)
+        w = self.W1.gather(2, k[:, None, None].expand(-1, self.d, 1))[..., 0]  # (G, d)
+        pos, steps, norms = self._candidates(w.gather(1, features), (w * w).sum(1), self.cfg.w_inc1)
+        coords = features[:, pos]  # (G, C)
+        sorted_rows = rows.gather(1, order)
+
+        block = []  # the step's feature rows (G, |F|, N), copied once: contiguous rows gather fast
+
+        def column_inputs(positions, coords, g):
+            samples = (sorted_rows if g is None else sorted_rows[g]).gather(1, positions)
+            if g is None:
+                if not block:
+                    block.append(self.XT[features])
+                rows = block[0] if coords.shape[1] == features.shape[1] else block[0].gather(
+                    1, coords[..., None].expand(-1, -1, self.N))
+                return rows.gather(2, samples[:, None, :].expand(-1, rows.shape[1], -1))
+            f = features[g].gather(1, coords)  # a few candidates redone over every sample
+            flat = f[:, :, None] * self.N + samples[:, None, :]
+            return self.XT_flat[flat.reshape(-1)].reshape(flat.shape)
+
+        scores, thresholds = self._moves(ps, t1k, column_inputs, pos, steps, norms, self.x_low[coords],
+                                         self.x_high[coords], sg, suffix, base, score, sorted_rows)
+        c = torch.argmax(scores, dim=1, keepdim=True)
+        better = scores.gather(1, c)[:, 0] > current
+        f = coords.gather(1, c)[:, 0]
+        step = torch.where(better, steps.gather(1, c)[:, 0], torch.zeros_like(current))
+        norm = torch.where(better, norms.gather(1, c)[:, 0], torch.ones_like(current))
+        w = w.clone()
+        w[self.ar, f] += step
+        w = w / norm[:, None]
+        self.W1[self.ar, :, k] = w
+        new = search.moved(Pk, self.XT[f], step[:, None], norm[:, None])
+        self.P[self.ar, :, k] = torch.where(better[:, None], new, Pk)
+        self.t1[self.ar, k] = torch.where(better, thresholds.gather(1, c)[:, 0], t1k)
+
+    # ----- pocket and loop --------------------------------------------------------------------------
+    def _out(self, A):
+        """Output projections A @ w2 per vote, as an elementwise product summed over the last axis (a
+        batched matrix product rounds differently with the group size)."""
+        return (A * self.w2[:, None, :]).sum(-1)
+
+    def _activations(self, P):
+        return (P > self.t1[:, None, :]).to(torch.float64)
+
+    def _project(self):
+        """P from scratch, one product per vote (the same arithmetic whatever the group)."""
+        XTT = self.XT.T
+        return torch.stack([XTT @ self.W1[g] for g in range(self.G)])
+
+    def full_score(self) -> torch.Tensor:
+        z = self._out(self._activations(self.P))
+        correct = (z > self.t2[:, None]) == (self.y == 1)
+        neg = (self.y == 0).to(torch.float64)
+        c = correct.to(torch.float64)
+        return self.pocket(torch.stack([(c * neg).sum(1), (c * (1 - neg)).sum(1)], dim=-1))
+
+    def _fit_output_full(self):
+        """Exact full search of the output threshold on the whole training set (initialisation)."""
+        q = self._out(self._activations(self.P))
+        if self.cfg.loss == "ce":
+            t, _ = search.ce_threshold(q[:, None, :], self.sign_full.expand(self.G, 1, self.N), self.t2)
+            return t[:, 0]
+        gains, base = self._output_gains(self.y.expand(self.G, self.N))
+        _, qs, _, suffix = self._sorted(q, gains)
+        return search.full_search(qs, suffix, base, self._zero_one(0, full=True))[0]
+
+    def _initialise(self):
+        h, G, dev = self.cfg.hidden_nodes, self.G, self.device
+        W1, w2, perms = [], [], []
+        for gen in self.gens:
+            W1.append(_init_weights((self.d, h), self.cfg.binary_weights, gen))
+            w2.append(_init_weights((h, 1), self.cfg.binary_weights, gen).flatten())
+        self.W1 = torch.stack(W1).to(dev)
+        self.w2 = torch.stack(w2).to(dev)
+        self.P = self._project()
+        # Hidden thresholds at the median: just above the median value (under all if all tie).
+        ps = torch.sort(self.P.transpose(1, 2).reshape(G * h, self.N), dim=1).values
+        median = ps[:, (self.N - 1) // 2]
+        ps = ps.contiguous()
+        nxt = torch.searchsorted(ps, median[:, None].contiguous(), right=True)[:, 0]
+        has = nxt < self.N
+        above = ps.gather(1, nxt.clamp_max(self.N - 1)[:, None])[:, 0]
+        self.t1 = torch.where(has, (median + above) / 2, search.below_smallest(ps)).reshape(G, h)
+        self.t2 = torch.zeros(G, dtype=torch.float64, device=dev)
+        if self.cfg.loss == "ce":
+            q = self._out(self._activations(self.P))
+            self.t2 = torch.sort(q, dim=1).values[:, (self.N - 1) // 2]
+        self.t2 = self._fit_output_full()
+        for gen in self.gens:
+            perms.append(torch.randperm(h, generator=gen))
+        perms = torch.stack(perms).to(dev)
+        score = self._score(0, full=True)
+        yfull, sign = self.y.expand(G, self.N), self.sign_full.expand(G, self.N)
+        for i in range(h):  # node perms[:, i] of every vote, through the output
+            k = perms[:, i]
+            A = self._activations(self.P)
+            gains, base = self._hidden_gains(A, k, yfull, sign)
+            pk = self.P.gather(2, k[:, None, None].expand(-1, self.N, 1))[..., 0]
+            tk = self.t1.gather(1, k[:, None])
+            current = score(base + ((pk > tk).to(gains.dtype)[..., None] * gains).sum(1))
+            _, ps_k, _, suffix = self._sorted(pk, gains)
+            t, best = search.full_search(ps_k, suffix, base, score)
+            self.t1[self.ar, k] = torch.where(best > current, t, tk[:, 0])
+        self.t2 = self._fit_output_full()
+
+    def _keep(self, better, best):
+        """Pocket copy of the improved votes (a `where` off the CPU; an index copy on it)."""
+        state = (self.W1, self.t1, self.w2, self.t2)
+        if self.device.type == "cpu":
+            idx = torch.nonzero(better).flatten()
+            if len(idx):
+                for dst, src in zip(best, state):
+                    dst[idx] = src[idx]
+            return best
+        return tuple(torch.where(better.view(-1, *([1] * (s.dim() - 1))), s, b) for s, b in zip(state, best))
+
+    def train(self, progress=None) -> dict:
+        self._initialise()
+        best_score = self.full_score()
+        best = tuple(t.clone() for t in (self.W1, self.t1, self.w2, self.t2))
+        for it in range(self.cfg.iterations):
+            rows, k, features = self._draw()
+            A = self._activations(self.P.gather(1, rows[..., None].expand(-1, -1, self.cfg.hidden_nodes)))
+            self._output_step(A, it)
+            self._hidden_step(rows, A, k, features, it)  # activations are unchanged by an output move
+            if (it + 1) % self.cfg.refresh_every == 0:
+                self.P = self._project()
+            score = self.full_score()
+            better = score > best_score
+            best_score = torch.where(better, score, best_score)
+            best = self._keep(better, best)
+            if progress is not None:
+                progress(it)
+        W1, t1, w2, t2 = (t.detach().cpu().to(torch.float64).numpy() for t in best)
+        return {"W1": W1, "b1": -t1, "w2": w2, "b2": -t2, "train_score": best_score.cpu().numpy()}
+
+
+def train_group(XT, y, cfg: VoteConfig, seeds, device: str = "cpu") -> dict:
+    """Train the votes of `seeds` as one group on feature-major data XT (d, N) float64, y in {0, 1}.
+
+    Returns host float64 arrays with a leading vote axis. XT may be a read-only memory map shared by
+    worker processes (never written). Torch runs single-threaded here: one process per core, and
+    sums that do not depend on a thread count.
+    """
+    import warnings
+
+    import numpy as np
+
+    from scd_plugins.engine.vote import _keep_freed_memory
+
+    _keep_freed_memory()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            XT_t = torch.from_numpy(np.asarray(XT, dtype=np.float64)).to(device)
+        yt = torch.from_numpy(np.asarray(y, dtype=np.int64)).to(device)
+        return GroupTrainer(XT_t, yt, cfg, seeds).train()
+    finally:
+        torch.set_num_threads(threads)

@@ -1,0 +1,288 @@
+"""Exact threshold searches over a group of G votes at once (a leading vote axis on every tensor).
+
+A node is "on" when its projection p exceeds a threshold t. Splits are scored through additive
+counters: `base` (G, K) holds the counters when every sample is off and `gains` (G, n, K) what each
+sample adds when on. Counters are integers held in float64 (0-1 counts, and the cross-entropy gains
+rounded to multiples of 2**-24, see `quantise`), so every sum is exact whatever the summation order
+or the shape it is computed in: a vote's decisions do not depend on the other votes of its group,
+on the band width a search uses, or on the device.
+
+Admissible thresholds are one below the smallest projection and the midpoints between consecutive
+*distinct* sorted projections: a threshold never falls inside a group of tied values, so the split
+that is scored is the split that is stored. Ties between equal scores go to the lowest threshold;
+between candidates, to the first. Nothing here reads a value back to the host, except the band
+width on the CPU (`band_width`), where that is free.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+Score = Callable[[torch.Tensor], torch.Tensor]
+QUANTUM = 2.0 ** -24  # cross-entropy gains are multiples of this: sums of up to 2**29 of them are exact
+
+
+def quantise(x: torch.Tensor) -> torch.Tensor:
+    """x rounded to a multiple of QUANTUM (exact float64 integers times QUANTUM: order-free sums)."""
+    return torch.round(x / QUANTUM) * QUANTUM
+
+
+def argsort(x: torch.Tensor) -> torch.Tensor:
+    """Ascending order along the last dim: NumPy's vectorised sort on the CPU (several times faster than
+    torch's there), torch's elsewhere. Ties may come in any order: no search splits a tied group."""
+    if x.device.type == "cpu":
+        return torch.from_numpy(np.argsort(x.numpy(), axis=-1, kind="quicksort"))
+    return torch.argsort(x, dim=-1)
+
+
+def suffix_sums(sorted_gains: torch.Tensor) -> torch.Tensor:
+    """(G, n + 1, K): row j holds the gains of sorted samples j.. (on above a split before j); row n is 0."""
+    tail = sorted_gains.flip(1).cumsum(1).flip(1)
+    return torch.cat([tail, torch.zeros_like(tail[:, :1])], dim=1)
+
+
+def below_smallest(ps: torch.Tensor) -> torch.Tensor:
+    """(G,) the admissible threshold under every value of each sorted row ps (G, n): half a gap below."""
+    lowest = ps[:, 0]
+    higher = ps > lowest[:, None]
+    first = torch.argmax(higher.to(torch.int8), dim=1)
+    has = higher.any(dim=1)
+    gap = torch.where(has, ps.gather(1, first[:, None])[:, 0] - lowest, torch.ones_like(lowest))
+    return lowest - gap / 2
+
+
+def full_search(ps: torch.Tensor, suffix: torch.Tensor, base: torch.Tensor, score: Score):
+    """Best admissible threshold over all samples, per vote (O(n) after the sort).
+
+    ps (G, n) sorted projections, suffix = suffix_sums of the gains in that order, base (G, K).
+    Returns (threshold (G,), score (G,)).
+    """
+    scores = score(base[:, None, :] + suffix[:, :-1])
+    admissible = torch.ones_like(ps, dtype=torch.bool)
+    admissible[:, 1:] = ps[:, 1:] > ps[:, :-1]
+    scores = torch.where(admissible, scores, torch.full_like(scores, -torch.inf))
+    j = torch.argmax(scores, dim=1, keepdim=True)  # first maximum: the lowest threshold among equals
+    middle = (ps.gather(1, (j - 1).clamp_min(0)) + ps.gather(1, j))[:, 0] / 2
+    threshold = torch.where(j[:, 0] == 0, below_smallest(ps), middle)
+    return threshold, scores.gather(1, j)[:, 0]
+
+
+def band(sorted_p, t0, steps, norms, x_low, x_high, radius):
+    """Per vote, the block [a, b) of sorted projections that a rank-1 move can bring within `radius` of t0.
+
+    A move turns p into (p + step * x) / norm with x in [x_low, x_high] (per candidate, (G, C)), so a
+    sample outside the block stays farther than `radius` from t0 in every candidate, on its side:
+    those below a stay off, those from b on stay on. The block also holds every value within radius
+    of t0 before a move. Returns (a, b) as (G,) tensors.
+    """
+    tau = t0[:, None] * norms  # on iff p + step * x > tau
+    shift_low = torch.minimum(steps * x_low, steps * x_high)
+    shift_high = torch.maximum(steps * x_low, steps * x_high)
+    low = torch.minimum((tau - shift_high - radius[:, None] * norms).amin(1), t0 - radius)
+    high = torch.maximum((tau - shift_low + radius[:, None] * norms).amax(1), t0 + radius)
+    a = torch.searchsorted(sorted_p, low[:, None].contiguous())[:, 0]
+    b = torch.searchsorted(sorted_p, high[:, None].contiguous(), right=True)[:, 0]
+    return a, b
+
+
+def band_width(a: torch.Tensor, b: torch.Tensor, n: int, k: int) -> int:
+    """The one block width a group's search uses: the widest vote's band on the CPU (reading it costs
+    nothing there), every sample on other devices (no host synchronisation inside an iteration)."""
+    if a.device.type != "cpu":
+        return n
+    return min(n, max(k, int((b - a).max())))
+
+
+def window_search(values: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, current: torch.Tensor,
+                  score: Score, interval: int, reach: torch.Tensor | None = None):
+    """Best admissible threshold near t0 for each candidate row, from exact values.
+
+    values (G, C, L): exact candidate projections (overwritten) of L samples (a block holding every sample that
+    could come within the window); gains (G, L, K) of those samples; current (G, C, K): counters of
+    the split at t0 over every sample. The window is the 2 * interval values nearest to t0; a value
+    takes part in splits only if it is strictly nearer than the window's farthest (so ties at the
+    edge never depend on which of them top-k kept). The current split is always a candidate (kept
+    at t0 when the window has no neighbour on a side). `reach` (G,), a guess of the windows' reach,
+    only makes the top-k cheaper on the CPU (`smallest`): the result does not depend on it. Returns (scores (G, C), thresholds (G, C),
+    edge (G, C): the window's reach, which the caller checks against its block's certified radius).
+    """
+    G, C, L = values.shape
+    k = max(1, min(2 * interval, L))
+    # The window is chosen on distances rounded to float32 (rounding is monotone, so the values strictly
+    # nearer than the k-th rounded distance are the same set whichever tied ones top-k keeps).
+    distance = (values - t0[:, None, None]).abs_().to(torch.float32)
+    nearest, idx = smallest(distance, k, reach)
+    edge = nearest.amax(2, keepdim=True)
+    window = values.gather(2, idx)
+    window, order = torch.sort(window, dim=2)
+    idx = idx.gather(2, order)
+    K = gains.shape[2]
+    g = gains.gather(1, idx.reshape(G, C * k, 1).expand(-1, -1, K)).reshape(G, C, k, K)
+    on = window > t0[:, None, None]
+    inside = nearest.gather(2, order) < edge
+    prefix = torch.cat([torch.zeros_like(g[:, :, :1]), g.cumsum(2)], dim=2)  # (G, C, k + 1, K)
+    j0 = (~on).sum(2, keepdim=True)  # the current split: window values j0.. are on
+    at_j0 = prefix.gather(2, j0[..., None].expand(-1, -1, 1, K))
+    scores = score(current[:, :, None, :] - (prefix - at_j0))  # (G, C, k + 1)
+    admissible = torch.zeros_like(scores, dtype=torch.bool)
+    admissible[:, :, 1:k] = (window[:, :, 1:] > window[:, :, :-1]) & inside[:, :, 1:] & inside[:, :, :-1]
+    admissible.scatter_(2, j0, True)
+    scores = torch.where(admissible, scores, torch.full_like(scores, -torch.inf))
+    mid = t0[:, None, None].expand(G, C, k + 1).clone()
+    mid[:, :, 1:k] = (window[:, :, 1:] + window[:, :, :-1]) / 2
+    best = torch.argmax(scores, dim=2, keepdim=True)
+    return scores.gather(2, best)[..., 0], mid.gather(2, best)[..., 0], edge[..., 0].to(values.dtype)
+
+
+def smallest(distance: torch.Tensor, k: int, reach: torch.Tensor | None = None):
+    """The k smallest entries along the last dim of `distance` (G, C, L) and their positions, as a set.
+
+    torch.topk costs about as much for a short row as for a long one; on the CPU, with a guess
+    `reach` (G,) of the k-th smallest value, only the entries below the guess (a few times k) go
+    through top-k; rows with fewer than k of them take the plain top-k, so the answer never depends
+    on the guess. Elsewhere (no host reads inside an iteration) it is the plain top-k.
+    """
+    if reach is None or distance.device.type != "cpu" or k >= distance.shape[2]:
+        return torch.topk(distance, k, dim=2, largest=False, sorted=False)
+    G, C, L = distance.shape
+    flat = distance.reshape(G * C, L)
+    below = flat < reach.to(flat.dtype).repeat_interleave(C)[:, None]
+    counts = below.sum(1)
+    rows, cols = below.nonzero(as_tuple=True)  # grouped by row, in row order
+    width = max(k, int(counts.max()))
+    slot = torch.arange(len(rows)) - (counts.cumsum(0) - counts)[rows]
+    packed = torch.full((G * C, width), torch.inf, dtype=flat.dtype)
+    packed[rows, slot] = flat[rows, cols]
+    columns = torch.zeros(packed.shape, dtype=torch.long)
+    columns[rows, slot] = cols
+    nearest, pick = torch.topk(packed, k, dim=1, largest=False, sorted=False)
+    idx = columns.gather(1, pick)
+    short = torch.nonzero(counts < k).flatten()
+    if len(short):
+        nearest[short], idx[short] = torch.topk(flat[short], k, dim=1, largest=False, sorted=False)
+    return nearest.reshape(G, C, k), idx.reshape(G, C, k)
+
+
+def moved(p, x, step, norm):
+    """Projection after a move: one formula (separate roundings, no fused multiply-add) for windows and
+    the cached projections, so both are bit-identical."""
+    return (p + x * step) / norm
+
+
+def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, steps: torch.Tensor,
+                 norms: torch.Tensor, x_low: torch.Tensor, x_high: torch.Tensor, sorted_gains: torch.Tensor,
+                 suffix: torch.Tensor, base: torch.Tensor, score: Score, interval: int,
+                 sample_of: torch.Tensor | None = None, guess_reach: bool = True):
+    """Best (score, threshold) near t0 for every candidate move of every vote.
+
+    sorted_p (G, n): exact projections sorted; sorted_gains (G, n, K) and suffix in that order.
+    inputs(positions (G', L)) gives the moved weights' inputs (G', C, L) on those sorted positions
+    (G' = G, or a subset `inputs.rows` of (vote, candidate) pairs when redoing, see below);
+    candidate c moves its weight by steps[:, c] and divides by norms[:, c]; x_low / x_high (G, C)
+    bound its inputs. Only a block of sorted positions that some move can bring near t0 is evaluated
+    (`band`); a candidate whose window reaches the block's edge is redone over every sample, so the
+    result is the search over every sample. `sample_of` (G, n), when given, names the data sample at
+    each sorted position: a block is then visited in sample order (cache-friendly input gathers; the
+    search does not depend on the order of a block). `guess_reach` speeds up the top-k unless
+    projections are small integers (massive ties make the guess useless); same result either way.
+    """
+    G, n = sorted_p.shape
+    K = sorted_gains.shape[2]
+    k = max(1, min(2 * interval, n))
+    near = torch.kthvalue((sorted_p - t0[:, None]).abs(), k, dim=1).values
+    radius = torch.maximum(8 * near, 1e-9 * (t0.abs() + 1.0))
+    a, b = band(sorted_p, t0, steps, norms, x_low, x_high, radius)
+    L = band_width(a, b, n, k)
+    start = torch.minimum(a, torch.full_like(a, n - L))
+    positions = start[:, None] + torch.arange(L, device=sorted_p.device)
+    if sample_of is not None:
+        positions = positions.gather(1, argsort(sample_of.gather(1, positions)).to(positions.device))
+    reach = 2 * near if guess_reach else None
+    scores, thresholds, edge = _search_block(sorted_p, t0, inputs(positions, None), steps, norms, sorted_gains,
+                                             suffix, base, score, interval, positions, reach)
+    if L == n:
+        return scores, thresholds
+    truncated = edge >= radius[:, None] * (1 - 1e-6)  # samples left out might be in the window
+    if bool(truncated.any()):  # CPU only (L < n happens only there): redo those candidates over every sample
+        g, c = torch.nonzero(truncated, as_tuple=True)
+        everything = torch.arange(n, device=sorted_p.device).expand(len(g), n)
+        s, t, _ = _search_block(sorted_p[g], t0[g], inputs(everything, (g, c)), steps[g, c][:, None],
+                                norms[g, c][:, None], sorted_gains[g], suffix[g], base[g], score, interval,
+                                everything, None if reach is None else reach[g])
+        scores[g, c], thresholds[g, c] = s[:, 0], t[:, 0]
+    return scores, thresholds
+
+
+def _search_block(sorted_p, t0, x, steps, norms, sorted_gains, suffix, base, score, interval, positions,
+                  reach=None):
+    """`window_search` over a block of sorted positions (G, L) of each vote; x (G, C, L) inputs."""
+    K = sorted_gains.shape[2]
+    L = positions.shape[1]
+    values = x * steps[:, :, None]
+    values += sorted_p.gather(1, positions)[:, None, :]
+    values /= norms[:, :, None]  # = moved(p, x, step, norm), the same roundings
+    gains = sorted_gains.gather(1, positions[:, :, None].expand(-1, -1, K))
+    # 0-1 gains are small integers: float32 products are exact and cheaper; quantised CE gains need float64.
+    small = sorted_gains.dtype if score_is_ce(score) else torch.float32
+    on = (values > t0[:, None, None]).to(small)
+    end = positions.amax(1)[:, None, None].add(1).expand(-1, 1, K)
+    inside = torch.bmm(on, gains.to(small)).to(gains.dtype)
+    current = base[:, None, :] + suffix.gather(1, end) + inside  # on above the block, and in it
+    return window_search(values, t0, gains, current, score, interval, reach)
+
+
+def score_is_ce(score) -> bool:
+    return getattr(score, "cross_entropy", False)
+
+def bce(z: torch.Tensor, sign: torch.Tensor) -> torch.Tensor:
+    """Per-sample binary cross-entropy of logits z against labels given as sign = 2y - 1."""
+    return torch.nn.functional.softplus(-sign * z)
+
+
+def ce_threshold(Q: torch.Tensor, sign: torch.Tensor, t_start: torch.Tensor, newton_steps: int = 8):
+    """Best admissible output threshold under mean BCE, per candidate row of Q (G, C, n).
+
+    sign (G, 1, n) = 2y - 1; t_start (G,). The mean BCE is convex in the bias, so Newton steps from
+    the current threshold find the continuous optimum t* (a row stops moving once its step is at
+    float64 resolution; a fixed number of steps, so nothing is read back to the host). By convexity
+    the best admissible threshold is the nearest admissible one below t* or the nearest above it, so
+    only those two are scored; tied values are handled by looking past their whole group.
+    Returns (thresholds (G, C), scores (G, C)): scores are minus the mean BCE.
+    """
+    G, C, n = Q.shape
+    yf = (sign > 0).to(Q.dtype)
+    t = t_start[:, None].expand(G, C).clone()
+    still = torch.ones_like(t, dtype=torch.bool)
+    for _ in range(newton_steps):
+        s = torch.sigmoid(Q - t[..., None])
+        grad = (s - yf).mean(2)  # d loss / d bias, bias = -t
+        hess = (s * (1 - s)).mean(2).clamp_min(1e-9)
+        step = torch.where(still, (grad / hess).clamp(-5.0, 5.0), torch.zeros_like(t))
+        t = t + step
+        still = still & (step.abs() > 1e-13 * (1.0 + t.abs()))
+    inf = torch.full((), torch.inf, dtype=Q.dtype, device=Q.device)  # a fill, not a host copy
+    above = Q > t[..., None]
+    lo = torch.where(above, -inf, Q).amax(2)  # largest value at or below t* (-inf: none)
+    hi = torch.where(above, Q, inf).amin(2)  # smallest value above t* (inf: none)
+    lo_prev = torch.where(Q < lo[..., None], Q, -inf).amax(2)  # next distinct value down
+    hi_next = torch.where(Q > hi[..., None], Q, inf).amin(2)  # next distinct value up
+    has_lo, has_hi = torch.isfinite(lo), torch.isfinite(hi)
+    has_prev, has_next = torch.isfinite(lo_prev), torch.isfinite(hi_next)
+    lowest = torch.where(has_lo, torch.where(has_prev, inf, lo), hi)  # the smallest value (inf: not known here)
+    above_lowest = torch.where(has_lo, hi, hi_next)  # the next distinct value above it
+    under_lowest = lowest - torch.where(torch.isfinite(above_lowest), above_lowest - lowest, 1.0) / 2
+    middle = (lo + hi) / 2  # the admissible threshold in t*'s gap
+    down = torch.where(has_prev, (lo_prev + lo) / 2, under_lowest)  # next admissible below the gap
+    up = torch.where(has_next, (hi + hi_next) / 2, inf)  # next admissible above the gap
+    both = has_lo & has_hi
+    low_option = torch.where(both, torch.where(middle <= t, middle, down), torch.where(has_lo, down, under_lowest))
+    high_option = torch.where(both, torch.where(middle <= t, up, middle), torch.where(has_lo, inf, up))
+    options = torch.stack([low_option, high_option], dim=2)  # (G, C, 2), lower first; inf: no such option
+    valid = torch.isfinite(options)
+    safe = torch.where(valid, options, torch.zeros_like(options))
+    losses = torch.stack([bce(Q - safe[..., i, None], sign).mean(2) for i in range(2)], dim=2)
+    scores = torch.where(valid, -losses, torch.full_like(losses, -torch.inf))
+    best = torch.argmax(scores, dim=2, keepdim=True)  # the lower threshold among equals
+    return options.gather(2, best)[..., 0], scores.gather(2, best)[..., 0]

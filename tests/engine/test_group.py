@@ -1,0 +1,203 @@
+"""The batched searches against brute force, and the group loop against votes trained alone."""
+import numpy as np
+import pytest
+import torch
+
+from scd_plugins.engine import search
+from scd_plugins.engine.config import VoteConfig
+from scd_plugins.engine.group import CrossEntropyScore, train_group
+from scd_plugins.engine.objective import ZeroOne
+
+
+def admissible(values):
+    v = np.unique(values)
+    below = v[0] - ((v[1] - v[0]) / 2 if len(v) > 1 else 0.5)
+    return [below] + [(a + b) / 2 for a, b in zip(v[:-1], v[1:])]
+
+
+def counters(values, gains, base, t):
+    return base + gains[values > t].sum(0)
+
+
+def problem(rng, G, n, ties=True):
+    """Projections (small integers when `ties`) and 0-1 gains of G votes sharing batch labels."""
+    p = rng.integers(-4, 5, size=(G, n)).astype(float) if ties else rng.normal(size=(G, n))
+    y = rng.integers(0, 2, size=n)
+    y[0], y[1] = 0, 1
+    gains, base = [], []
+    for _ in range(G):
+        on, off = rng.random(n) < 0.6, rng.random(n) < 0.5
+        delta = on.astype(float) - off
+        gains.append(np.stack([delta * (y == 0), delta * (y == 1)], 1))
+        base.append([np.sum(off & (y == 0)), np.sum(off & (y == 1))])
+    return p, np.array(gains), np.array(base, dtype=float), ZeroOne(int((y == 0).sum()), int((y == 1).sum()), 1.0, 1.0)
+
+
+def sorted_problem(p, gains):
+    pt, gt = torch.tensor(p), torch.tensor(gains)
+    order = torch.argsort(pt, dim=1)
+    sg = gt.gather(1, order[..., None].expand(-1, -1, gt.shape[2]))
+    return pt.gather(1, order), sg, search.suffix_sums(sg), order
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_full_search_matches_brute_force_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    G, n = 5, int(rng.integers(2, 50))
+    p, gains, base, score = problem(rng, G, n)
+    ps, _, suffix, _ = sorted_problem(p, gains)
+    thresholds, scores = search.full_search(ps, suffix, torch.tensor(base), score)
+    for g in range(G):
+        cands = admissible(p[g])
+        brute = [float(score(torch.tensor(counters(p[g], gains[g], base[g], t)))) for t in cands]
+        assert float(scores[g]) == max(brute)
+        assert float(thresholds[g]) == cands[int(np.argmax(brute))]  # the lowest threshold among equals
+        assert not np.any(p[g] == float(thresholds[g]))
+
+
+def brute_window(values, gains, base, score, t0, interval):
+    """Best split among the window's thresholds: values nearer t0 than the 2I-th nearest (float32
+    distances), split between distinct ones, or the current split at t0."""
+    k = min(2 * interval, len(values))
+    dist = np.abs(values - t0).astype(np.float32)
+    edge = np.sort(dist)[k - 1]
+    near = np.sort(values[dist < edge])
+    cands = [t0] + [(a + b) / 2 for a, b in zip(near[:-1], near[1:]) if a < b]
+    return max(float(score(torch.tensor(counters(values, gains, base, t)))) for t in cands)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_band_search_matches_brute_force_and_the_search_over_every_sample(seed):
+    """search_moves (band, redone where a window reaches its edge) equals brute force over every
+    sample; values a hair (1e-12) from t0 inside a batch are settled in float64."""
+    rng = np.random.default_rng(100 + seed)
+    G, F, n, interval = 3, 6, 400, 4
+    p, gains, base, score = problem(rng, G, n, ties=False)
+    p *= 0.3
+    X = rng.random((G, F, n))
+    X[:, :, :50] = np.round(X[:, :, :50] * 4) / 4
+    t0 = np.median(p, axis=1) + 1e-3
+    # A few samples of vote 1 sit 1e-12 on either side of t0 after the +step move of feature 0.
+    X[1, 0, :6] = 0.5
+    p[1, :6] = t0[1] * np.sqrt(1.0) - 0.5 * 0.17 + np.array([-2, -1, 1, 2, -3, 3]) * 1e-12
+    steps = np.concatenate([np.full((G, F), 0.17), np.full((G, F), -0.17)], 1)
+    norms = np.ones_like(steps)
+    norms[0] = rng.uniform(0.9, 1.1, size=2 * F)
+    ps, sg, suffix, order = sorted_problem(p, gains)
+    Xs = torch.tensor(X).gather(2, order[:, None, :].expand(-1, F, -1))
+    pos = np.concatenate([np.arange(F), np.arange(F)])
+
+    def inputs(positions, rows):
+        if rows is None:
+            full = torch.cat([Xs, Xs], dim=1)
+            return full.gather(2, positions[:, None, :].expand(-1, 2 * F, -1))
+        g, c = rows
+        return Xs[g, torch.tensor(pos)[c]][:, None, :].gather(2, positions[:, None, :])
+
+    T0 = torch.tensor(t0)
+    st, nt = torch.tensor(steps), torch.tensor(norms)
+    xl, xh = torch.tensor(X.min(2)[:, pos]), torch.tensor(X.max(2)[:, pos])
+    scores, thresholds = search.search_moves(ps, T0, inputs, st, nt, xl, xh, sg, suffix, torch.tensor(base),
+                                             score, interval)
+    for g in range(G):
+        for c in range(2 * F):
+            values = (p[g] + X[g, pos[c]] * steps[g, c]) / norms[g, c]
+            expected = brute_window(values, gains[g], base[g], score, t0[g], interval)
+            assert float(scores[g, c]) == expected
+            realised = float(score(torch.tensor(counters(values, gains[g], base[g], float(thresholds[g, c])))))
+            assert realised == float(scores[g, c])  # the threshold stored is the split scored
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_cross_entropy_output_threshold_matches_brute_force_with_ties(seed):
+    rng = np.random.default_rng(400 + seed)
+    G, C, n = 2, 4, int(rng.integers(3, 40))
+    levels = rng.normal(size=int(rng.integers(1, 6))) * rng.choice([0.3, 3.0])
+    Q = rng.choice(levels, size=(G, C, n))
+    y = rng.integers(0, 2, size=n)
+    y[0], y[-1] = 0, 1
+    sign = torch.tensor(2.0 * y - 1).expand(G, 1, n)
+    thresholds, scores = search.ce_threshold(torch.tensor(Q), sign, torch.tensor(rng.normal(size=G)))
+    for g in range(G):
+        for c in range(C):
+            cands = admissible(Q[g, c])
+            losses = [float(search.bce(torch.tensor(Q[g, c] - t), sign[0, 0]).mean()) for t in cands]
+            assert float(scores[g, c]) == pytest.approx(-min(losses), abs=1e-12)
+            assert float(thresholds[g, c]) == pytest.approx(cands[int(np.argmin(losses))], abs=1e-12)
+
+
+def test_quantised_cross_entropy_sums_do_not_depend_on_order():
+    rng = np.random.default_rng(0)
+    g = search.quantise(torch.tensor(rng.normal(size=5000)))
+    assert float(g.sum()) == float(g.flip(0).sum()) == float(g[torch.randperm(5000)].cumsum(0)[-1])
+    assert CrossEntropyScore(10)(torch.tensor([[-3.0]], dtype=torch.float64)).item() == -0.3
+
+
+FAMILIES = [("01", False), ("ce", False), ("01", True), ("ce", True)]
+
+
+@pytest.fixture(scope="module")
+def fmnist_like():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    keep = (y == 3) | (y == 8)
+    return np.ascontiguousarray(X[keep].T / 16.0), (y[keep] == 8).astype(np.int64)
+
+
+@pytest.mark.parametrize("loss,binary", FAMILIES)
+def test_a_vote_is_the_same_alone_or_in_any_group(fmnist_like, loss, binary):
+    XT, y = fmnist_like
+    cfg = VoteConfig(iterations=25, loss=loss, binary_weights=binary, n_features=16, refresh_every=10)
+    seeds = [11, 12, 13, 14, 15]
+    together = train_group(XT, y, cfg, seeds)
+    alone = [train_group(XT, y, cfg, [s]) for s in seeds]
+    split = [train_group(XT, y, cfg, seeds[:2]), train_group(XT, y, cfg, seeds[2:])]
+    for key in ("W1", "b1", "w2", "b2", "train_score"):
+        assert np.array_equal(together[key], np.concatenate([a[key] for a in alone]))
+        assert np.array_equal(together[key], np.concatenate([s[key] for s in split]))
+    assert len({together["W1"][i].tobytes() for i in range(5)}) == 5  # different seeds, different votes
+    assert float(together["train_score"].min()) > 1.6  # acc + balanced acc, well above chance (1.0)
+
+
+def test_votes_do_not_depend_on_n_jobs_or_group_size(fmnist_like):
+    from scd_plugins import SCD01Classifier
+
+    XT, y = fmnist_like
+    fits = [SCD01Classifier(n_votes=5, iterations=15, n_features=16, random_state=3, n_jobs=jobs,
+                            votes_per_group=group, device="cpu").fit(XT.T, y)
+            for jobs, group in ((1, None), (2, 2), (1, 3))]
+    for other in fits[1:]:
+        assert np.array_equal(fits[0].W1_, other.W1_) and np.array_equal(fits[0].b2_, other.b2_)
+
+
+@pytest.mark.parametrize("loss,binary", [("01", False), ("01", True)])
+def test_the_batched_loop_makes_the_single_vote_loops_decisions(fmnist_like, loss, binary):
+    """Against the single-vote loop it replaced (engine.vote): SCD01BNN bit-identical, SCD01 equal up to
+    rounding (the same moves accepted; norms are summed in another order)."""
+    from scd_plugins.engine.vote import train_vote
+
+    XT, y = fmnist_like
+    cfg = VoteConfig(iterations=30, loss=loss, binary_weights=binary, n_features=16)
+    for seed in (1,):
+        old, new = train_vote(XT, y, cfg, seed), train_group(XT, y, cfg, [seed])
+        assert old["train_score"] == new["train_score"][0]
+        for key in ("W1", "b1", "w2", "b2"):
+            if binary:
+                assert np.array_equal(old[key], new[key][0])
+            else:
+                assert np.allclose(old[key], new[key][0], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_smallest_is_top_k_whatever_the_guess(seed):
+    rng = np.random.default_rng(700 + seed)
+    G, C, L = 3, 5, int(rng.integers(45, 200))
+    k = int(rng.integers(1, 41))
+    distance = torch.tensor(rng.integers(0, 30, size=(G, C, L)) / 7.0, dtype=torch.float32)  # many ties
+    expected = torch.topk(distance, k, dim=2, largest=False).values
+    for reach in (torch.zeros(G), torch.full((G,), 1.5), torch.full((G,), 100.0), torch.tensor(rng.random(G) * 4)):
+        nearest, idx = search.smallest(distance, k, reach)
+        assert torch.equal(torch.sort(nearest, dim=2).values, expected)
+        assert torch.equal(distance.gather(2, idx), nearest)
+        assert all(len(set(row.tolist())) == k for row in idx.reshape(G * C, k))
