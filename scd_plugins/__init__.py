@@ -10,9 +10,8 @@ from scd_plugins.estimators import (
     SCDCEBNNClassifier,
     SCDCEClassifier,
 )
+from scd_plugins._version import __version__
 from scd_plugins.io import load
-
-__version__ = "0.1.0"
 
 __all__ = [
     "SCD01Classifier",

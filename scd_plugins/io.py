@@ -85,7 +85,7 @@ def save(estimator, path, extra: dict | None = None) -> Path:
     """
     from safetensors.numpy import save_file
 
-    from scd_plugins import __version__
+    from scd_plugins._version import __version__
     from scd_plugins.registry import ESTIMATOR_CLASSES
 
     name = type(estimator).__name__
