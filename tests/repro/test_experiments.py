@@ -43,7 +43,7 @@ def test_quickstart(tiny, tmp_path):
     assert text.splitlines()[0].startswith("Data: fmnist-sample (primary)")
     assert {r["model"] for r in rows} == {"SCD01", "MLP"}
     assert all(int(r["points"]) == 2 and float(r["mean_min_l2"]) > 0 for r in rows)
-    assert "What this run found" in text and "SCD01 / MLP" in text
+    assert "What this run found" in text and "flipping SCD01 takes" in text
     assert (out / "min_l2_fmnist-sample.png").stat().st_size > 0
 
 

@@ -92,7 +92,7 @@ BAD = [
     ("{ n_votes = 3 }", "{ n_vote = 3 }", r"unknown parameters \['n_vote'\] for SCD01Classifier"),
     ("{ n_votes = 3 }", "{ n_votes = 0 }", "n_votes"),
     ("{ max_iter = 3 }", "{ max_iters = 3 }", r"unknown parameters \['max_iters'\]"),
-    ("{ max_iter = 3 }", "{ max_iter = -1 }", "max_iter must be an integer >= 0"),
+    ("{ max_iter = 3 }", "{ max_iter = -1 }", "max_iter must be an integer >= 1"),
     ("n = 2", "n = 0", "points.n must be an integer >= 1"),
     ("spec = \"fmnist-sample\"", "spec = \"mnist\"", "unknown dataset 'mnist'"),
     ("id = \"X\"", "id = \"X\"\nextra = 1", "unknown top-level keys"),
