@@ -26,7 +26,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def main(argv=None):
     from pipelines import load_dataset
     from scd_plugins import SCD01BNNClassifier, SCD01Classifier, SCDCEBNNClassifier, SCDCEClassifier
-    from scd_plugins.baselines import MLPEnsembleClassifier, RandomForestBaseline
+    from scd_plugins.estimators import MLPEnsembleClassifier, RandomForestBaseline
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--votes", type=int, default=100)

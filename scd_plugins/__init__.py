@@ -10,8 +10,9 @@ from scd_plugins.estimators import (
     SCDCEBNNClassifier,
     SCDCEClassifier,
 )
-from scd_plugins._version import __version__
 from scd_plugins.io import load
+
+from scd_plugins._version import __version__
 
 __all__ = [
     "SCD01Classifier",

@@ -1,2 +1,2 @@
-"""The package version, in a module of its own so that model files can record it without importing the package."""
+"""The package version, in a module of its own so that low layers (model files) can read it."""
 __version__ = "0.1.0"

@@ -66,6 +66,37 @@ def decode_classes(encoded: dict) -> np.ndarray:
     return np.asarray(encoded["values"], dtype=np.dtype(encoded["dtype"]))
 
 
+class ModelFileError(ValueError):
+    """A model file that is malformed, inconsistent or not what it claims to be (names file and field)."""
+
+
+def expect_array(arrays: dict, name: str, *, dtype, shape: tuple | None = None, finite: bool = True,
+                 low=None, high=None) -> np.ndarray:
+    """The array `name` of a loaded model, checked before any use: present, of dtype kind `dtype`,
+    of `shape` (None entries match any size), finite, and within [low, high] (index arrays).
+
+    `_from_arrays` of every family calls this for each array it reads, so a crafted file is refused
+    with a `ModelFileError` naming the array instead of reaching compiled code (tree walks, matmuls).
+    """
+    if name not in arrays:
+        raise ModelFileError(f"array {name!r} is missing")
+    value = arrays[name]
+    want = np.dtype(dtype)
+    if value.dtype.kind != want.kind:
+        raise ModelFileError(f"array {name!r} has dtype {value.dtype}, expected {want}")
+    if shape is not None and (value.ndim != len(shape) or
+                              any(s is not None and s != v for s, v in zip(shape, value.shape))):
+        raise ModelFileError(f"array {name!r} has shape {value.shape}, expected "
+                             f"{tuple('any' if s is None else s for s in shape)}")
+    if finite and value.dtype.kind == "f" and not np.isfinite(value).all():
+        raise ModelFileError(f"array {name!r} holds NaN or infinite values")
+    if value.size and low is not None and value.min() < low:
+        raise ModelFileError(f"array {name!r} has values below {low} (min {value.min()})")
+    if value.size and high is not None and value.max() > high:
+        raise ModelFileError(f"array {name!r} has values above {high} (max {value.max()})")
+    return value.astype(want, copy=False)
+
+
 def _atomic_write(path: Path, write) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     os.close(fd)

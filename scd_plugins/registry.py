@@ -44,9 +44,9 @@ def _models():
         ("scdce", f"{est}:SCDCEClassifier", scd),
         ("scd01bnn", f"{est}:SCD01BNNClassifier", scd),
         ("scdcebnn", f"{est}:SCDCEBNNClassifier", scd),
-        ("mlp", "scd_plugins.baselines:MLPEnsembleClassifier",
+        ("mlp", "scd_plugins.estimators:MLPEnsembleClassifier",
          {"input": "any", "members": 100, "members_param": "n_estimators"}),
-        ("rf", "scd_plugins.baselines:RandomForestBaseline",
+        ("rf", "scd_plugins.estimators:RandomForestBaseline",
          {"input": "any", "members": 100, "members_param": "n_estimators"}),
         # Added by other parts of the project; reported as missing until their classes exist.
         ("bnn", f"{est}:BNNEnsembleClassifier", {"input": "any", "members": 100, "members_param": "n_estimators"}),

@@ -43,3 +43,24 @@ def breast_cancer():
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
     scaler = MinMaxScaler().fit(Xtr)
     return scaler.transform(Xtr), ytr, np.clip(scaler.transform(Xte), 0, 1), yte
+
+
+def digits(classes):
+    """sklearn's 8x8 digits of the given classes (bundled, no download), pixels in [0, 1], float32."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    keep = np.isin(y, classes)
+    return (X[keep] / 16.0).astype(np.float32), y[keep]
+
+
+@pytest.fixture(scope="session")
+def load_pair():
+    """The loader itself, for tests that need other digit classes."""
+    return digits
+
+
+@pytest.fixture(scope="session")
+def digits38():
+    """Digits 3 vs 8, pixels in [0, 1], 8x8x1 images flattened to 64 features."""
+    return digits((3, 8))

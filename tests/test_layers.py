@@ -18,7 +18,7 @@ LAYERS = {
     "scd_plugins.registry": ("registry", 0), "scd_plugins.engine": ("engine", 0),
     "scd_plugins._compat": ("compat", 0), "scd_plugins._version": ("version", 0), "pipelines": ("pipelines", 0),
     "scd_plugins.estimators": ("estimators", 1), "scd_plugins.io": ("estimators", 1),
-    "scd_plugins.baselines": ("estimators", 1), "scd_plugins": ("estimators", 1),
+    "scd_plugins": ("estimators", 1),
     "scd_plugins.art": ("art", 2), "scd_plugins.textattack": ("textattack", 2),
     "scd_plugins.attacks": ("attacks", 3),
     "scd_plugins.repro": ("repro", 4), "scd_plugins.cli": ("cli", 4),

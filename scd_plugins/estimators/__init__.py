@@ -1,5 +1,9 @@
-"""scikit-learn estimators for the four SCD families."""
+"""scikit-learn estimators: the four SCD families and the paper's baselines, all on one ensemble
+contract (`EnsembleClassifier`, see `_ensemble.py`)."""
 from scd_plugins.estimators._base import SCDClassifierBase
+from scd_plugins.estimators._ensemble import EnsembleClassifier, member_indices, member_seeds
+from scd_plugins.estimators._forest import RandomForestBaseline
+from scd_plugins.estimators._mlp import MLPEnsembleClassifier
 from scd_plugins.estimators._scd import (
     SCD01BNNClassifier,
     SCD01Classifier,
@@ -7,4 +11,6 @@ from scd_plugins.estimators._scd import (
     SCDCEClassifier,
 )
 
-__all__ = ["SCDClassifierBase", "SCD01Classifier", "SCDCEClassifier", "SCD01BNNClassifier", "SCDCEBNNClassifier"]
+__all__ = ["EnsembleClassifier", "member_indices", "member_seeds", "SCDClassifierBase", "SCD01Classifier",
+           "SCDCEClassifier", "SCD01BNNClassifier", "SCDCEBNNClassifier", "MLPEnsembleClassifier",
+           "RandomForestBaseline"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.base import _fit_context, clone
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
@@ -14,11 +14,12 @@ from sklearn.utils.validation import check_is_fitted
 from scd_plugins._compat import Interval, StrOptions, validate_data
 from scd_plugins.engine.ensemble import PackedVotes, fit_votes
 from scd_plugins.engine.config import VoteConfig
+from scd_plugins.estimators._ensemble import EnsembleClassifier
 
 _VOTE_ARRAYS = ("W1", "b1", "w2", "b2", "train_score", "seconds")
 
 
-class SCDClassifierBase(ClassifierMixin, BaseEstimator):
+class SCDClassifierBase(EnsembleClassifier):
     """Majority vote of R sign-activation networks (one hidden layer of h sign units) trained by SCD.
 
     Parameters follow the spec (`../shared/docs/scd-algorithm.md`, section 2): n_votes (R),
@@ -151,12 +152,23 @@ class SCDClassifierBase(ClassifierMixin, BaseEstimator):
             raise ValueError(f"{what} needs a binary ensemble; this one has {len(self.classes_)} classes "
                              "(use estimators_ for the one-vs-rest members)")
 
+    @property
+    def n_members_(self) -> int:
+        """Votes per ensemble (each one-vs-rest member has as many)."""
+        check_is_fitted(self)
+        return self.estimators_[0].n_votes_ if hasattr(self, "estimators_") else self.n_votes_
+
+    def member_labels(self, X):
+        """(n_votes, n) labels of every single vote, from one batched product (binary ensembles)."""
+        return self.classes_[self.vote_labels(X).T]
+
     def sub_ensemble(self, indices):
         """A fitted estimator made of the given votes (single votes, prefixes for ensemble-size curves)."""
         self._require_binary("sub_ensemble")
-        idx = np.asarray(indices, dtype=np.intp).reshape(-1)
-        if len(idx) == 0 or idx.min() < -self.n_votes_ or idx.max() >= self.n_votes_:
-            raise ValueError(f"vote indices must be non-empty and within [0, {self.n_votes_}); got {indices!r}")
+        return super().sub_ensemble(indices)
+
+    def _select_members(self, idx):
+        self._require_binary("sub_ensemble")
         sub = clone(self).set_params(n_votes=len(idx))
         sub.classes_, sub.n_features_in_ = self.classes_, self.n_features_in_
         if hasattr(self, "feature_names_in_"):
@@ -165,12 +177,6 @@ class SCDClassifierBase(ClassifierMixin, BaseEstimator):
         return sub
 
     # ----- persistence (see scd_plugins.io) ---------------------------------------------------------
-    def save(self, path, extra=None):
-        """Write model.safetensors + model.json into the directory `path` (never a pickle)."""
-        from scd_plugins.io import save
-
-        return save(self, path, extra=extra)
-
     def _to_arrays(self):
         check_is_fitted(self)
         members = getattr(self, "estimators_", [self])

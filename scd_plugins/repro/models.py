@@ -87,13 +87,8 @@ def load_cached(path):
 
 
 def n_members(est) -> int:
-    """The ensemble's member count (votes, networks or trees)."""
-    n = getattr(est, "n_members_", None)
-    if n is not None:
-        return int(n)
-    from scd_plugins.attacks import n_members as guess
-
-    return guess(est)
+    """The ensemble's member count (votes, networks or trees: the ensemble contract's `n_members_`)."""
+    return int(est.n_members_)
 
 
 @functools.lru_cache(maxsize=4)

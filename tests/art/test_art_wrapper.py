@@ -6,7 +6,7 @@ from art.attacks.evasion import BoundaryAttack, GeoDA, HopSkipJump, SignOPTAttac
 
 from scd_plugins import SCD01Classifier
 from scd_plugins.art import EnsembleArtClassifier, LabelOnlyClassifier, as_label_only, to_art
-from scd_plugins.baselines import MLPEnsembleClassifier, RandomForestBaseline
+from scd_plugins.estimators import MLPEnsembleClassifier, RandomForestBaseline
 
 SHAPE = (8, 8, 1)
 CLIP = (0.0, 1.0)

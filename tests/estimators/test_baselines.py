@@ -8,7 +8,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from scd_plugins import load
-from scd_plugins.baselines import MLPEnsembleClassifier, RandomForestBaseline
+from scd_plugins.estimators import MLPEnsembleClassifier, RandomForestBaseline
 from scd_plugins.io import save
 from scd_plugins.registry import estimator_class, model_class
 
