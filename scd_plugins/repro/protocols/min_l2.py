@@ -150,8 +150,17 @@ class MinL2(Protocol):
             by = {r["model"]: r for r in got}
             if "SCD01" in by and "MLP" in by:
                 ratio = by["SCD01"]["mean_min_l2"] / by["MLP"]["mean_min_l2"]
-                verdict = ("SCD01 is the harder model to fool" if ratio > 1.2 else
-                           "MLP is the harder model to fool" if ratio < 1 / 1.2 else "the two are about equally robust")
+                pts = {m: {r["point"]: r["min_l2"] for r in part.records
+                           if r["model"] == m and r["attack"] == a["label"] and r.get("success")} for m in ("SCD01", "MLP")}
+                common = sorted(set(pts["SCD01"]) & set(pts["MLP"]))
+                test = paired_test([pts["SCD01"][q] for q in common], [pts["MLP"][q] for q in common])
+                p = test["wilcoxon_p"]
+                if not p < 0.05:
+                    verdict = (f"not a significant difference on these {len(common)} points: paired Wilcoxon "
+                               f"p = {fmt(p, 3)}")
+                else:
+                    verdict = (f"{'SCD01' if ratio > 1 else 'MLP'} is the harder model to fool: paired Wilcoxon "
+                               f"p = {fmt(p, 3)} over {len(common)} points")
                 out.append(f"{part.label}, {a['label']}: flipping SCD01 takes {ratio:.2f}x the L2 distortion that "
                            f"flipping MLP takes ({verdict}; fooled {by['SCD01']['fooled']}/{by['SCD01']['points']} "
                            f"and {by['MLP']['fooled']}/{by['MLP']['points']} points). Paper, CIFAR-10 HSJ: "
