@@ -33,8 +33,10 @@ DATASETS: dict[str, str] = {
     "imdb": "pipelines.text:load_imdb",
     "yelp": "pipelines.text:load_yelp",
     "ag": "pipelines.text:load_ag_news",
+    "digits": "pipelines._shipped:load_digits_pair",        # scikit-learn's embedded 8x8 digits
+    "fmnist-sample": "pipelines._shipped:load_fmnist_sample",  # shipped Pullover/Coat sample (no download)
 }
-_PAIR_ARG = {"fmnist", "cifar10", "gtsrb", "imagenet"}   # "name:A,B" -> classes=(A, B)
+_PAIR_ARG = {"fmnist", "cifar10", "gtsrb", "imagenet", "digits"}   # "name:A,B" -> classes=(A, B)
 _RECORD_ARG = {"mitdb", "ptbdb-wfdb", "wfdb"}           # "name:R1,R2" -> records=[R1, R2]
 _ATTR_ARG = {"celeba"}                                  # "celeba:Black_Hair,Brown_Hair" -> attributes=(...)
 _ALIASES = {"fashion-mnist": "fmnist", "fashion_mnist": "fmnist", "cifar": "cifar10", "ptb": "ptbdb",

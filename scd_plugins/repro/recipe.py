@@ -1,24 +1,31 @@
-"""Recipe files: one declarative TOML file per experiment (data, models, attacks, points, seeds, the
-paper's numbers). `load_recipe` checks every field and fills defaults, so a typo fails before any
-model is trained."""
+"""Recipe files: one declarative TOML file per experiment. `load_recipe` checks everything a run will use
+(names against the registry, model and attack parameters against their classes, ranges, `[run]`) and
+fills defaults, so every mistake is one `RecipeError` before any data loads or model trains.
+
+What every recipe has is checked here; each protocol checks its own tables (`Protocol.check`).
+"""
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.resources
 import json
 import sys
 from pathlib import Path
 
+from scd_plugins import registry
+from scd_plugins.repro.checks import _labels, check_attacks, check_run_settings, model_params_ok, need, only, positive_int
+from scd_plugins.repro.errors import RecipeError
+from scd_plugins.repro.protocols import get_protocol
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-PROTOCOLS = ("min_l2", "transfer", "ensemble_size")
-# Protocols whose recipes another module runs (its own schema); `scd-repro run` hands them over.
-DELEGATED: dict[str, str] = {"textfooler": "scd_plugins.textattack.t7:main"}
-_TOP = {"id", "title", "paper", "protocol", "seed", "data", "points", "models", "attacks", "ensemble_size",
-        "transfer", "paper_figures", "run", "description"}
+COMMON = {"id", "title", "paper", "protocol", "seed", "description", "data", "points", "models", "attacks",
+          "paper_figures", "run"}
+_DATA_KEYS = ("spec", "fallback", "options", "train_size", "label", "skip_reason")
 
 
 def recipe_dirs() -> list[Path]:
@@ -46,8 +53,8 @@ def find_recipe(name_or_path) -> Path:
     stem = p.name[:-5] if p.name.endswith(".toml") else p.name
     if stem in known:
         return known[stem]
-    raise FileNotFoundError(f"no recipe file {str(name_or_path)!r} and no packaged recipe named {stem!r}; "
-                            f"packaged: {sorted(known)}")
+    raise RecipeError(f"no recipe file {str(name_or_path)!r} and no packaged recipe named {stem!r}; "
+                      f"packaged: {sorted(known)}")
 
 
 def read_toml(path) -> dict:
@@ -55,111 +62,142 @@ def read_toml(path) -> dict:
         try:
             return tomllib.load(fh)
         except tomllib.TOMLDecodeError as err:
-            raise ValueError(f"{path} is not valid TOML: {err}") from err
+            raise RecipeError(f"{path} is not valid TOML: {err}") from None
 
 
-def _need(cond, msg):
-    if not cond:
-        raise ValueError(msg)
+def _check_dataset_name(spec, where):
+    need(isinstance(spec, str) and spec.strip(), f"{where} must be a dataset spec like \"fmnist:2,4\"")
+    import pipelines
+
+    try:
+        pipelines.get_loader(spec.split(":")[0])
+    except ValueError as err:
+        raise RecipeError(f"{where}: {err}") from None
 
 
-def _only(table, allowed, where, path):
-    unknown = set(table) - set(allowed)
-    _need(not unknown, f"{path}: unknown keys {sorted(unknown)} in {where}; allowed: {sorted(allowed)}")
-
-
-def _check_labels(items, what, path):
-    labels = [it.get("label") for it in items]
-    _need(all(isinstance(lb, str) and lb and "|" not in lb for lb in labels),
-          f"{path}: every [[{what}]] needs a non-empty `label` without '|'")
-    _need(len(set(labels)) == len(labels), f"{path}: [[{what}]] labels must be unique, got {labels}")
-
-
-def load_recipe(name_or_path) -> dict:
-    """Read and validate a recipe; returns a dict with defaults filled in and `hash` (of the content)."""
-    from scd_plugins.attacks._protocols import ATTACKS, _attack_name
-    from scd_plugins.registry import MODELS
-
-    path = find_recipe(name_or_path)
-    r = read_toml(path)
-    if r.get("protocol") in DELEGATED:
-        raise ValueError(f"{path}: protocol {r['protocol']!r} is run by {DELEGATED[r['protocol']]}, "
-                         "not by the attack-protocol runner")
-    unknown = set(r) - _TOP
-    _need(not unknown, f"{path}: unknown top-level keys {sorted(unknown)}; allowed: {sorted(_TOP)}")
-    _need(isinstance(r.get("id"), str) and r["id"], f"{path}: `id` (e.g. \"T2\") is required")
-    r.setdefault("title", r["id"])
-    r.setdefault("paper", "")
-    r.setdefault("protocol", "min_l2")
-    _need(r["protocol"] in PROTOCOLS, f"{path}: protocol must be one of {PROTOCOLS}, got {r['protocol']!r}")
-    r.setdefault("seed", 0)
-    _need(isinstance(r["seed"], int) and r["seed"] >= 0, f"{path}: seed must be a non-negative integer")
-
+def _data(r):
     data = r.get("data")
-    _need(isinstance(data, dict) and isinstance(data.get("spec"), str), f"{path}: [data] spec = \"...\" is required")
-    _only(data, ("spec", "fallback", "options", "train_size"), "[data]", path)
-    data.setdefault("fallback", None)
-    data.setdefault("options", {})
-    data.setdefault("train_size", 0)
-    _need(isinstance(data["train_size"], int) and data["train_size"] >= 0, f"{path}: data.train_size must be >= 0")
+    parts = [data] if isinstance(data, dict) else data
+    need(isinstance(parts, list) and parts and all(isinstance(d, dict) for d in parts),
+         "[data] (one table) or [[data]] (one per data set) with spec = \"...\" is required")
+    for d in parts:
+        only(d, _DATA_KEYS, f"[data] {d.get('spec')!r}")
+        _check_dataset_name(d.get("spec"), "data.spec")
+        fb = d.get("fallback") or []
+        d["fallback"] = [fb] if isinstance(fb, str) else list(fb)
+        for f in d["fallback"]:
+            _check_dataset_name(f, f"data.fallback of {d['spec']!r}")
+        d.setdefault("options", {})
+        need(isinstance(d["options"], dict), f"data.options of {d['spec']!r} must be a table of loader options")
+        d.setdefault("train_size", 0)
+        positive_int(d["train_size"], f"data.train_size of {d['spec']!r}", minimum=0)
+        d.setdefault("label", d["spec"].split(":")[0])
+    labels = [d["label"] for d in parts]
+    need(len(set(labels)) == len(labels), f"[[data]] labels must be unique, got {labels}")
+    r["data"] = parts
 
+
+def _points(r):
     pts = r.setdefault("points", {})
-    _only(pts, ("select", "n", "indices"), "[points]", path)
+    only(pts, ("select", "n", "indices"), "[points]")
     pts.setdefault("select", "random")
-    _need(pts["select"] in ("random", "first", "indices"),
-          f"{path}: points.select must be 'random', 'first' or 'indices', got {pts['select']!r}")
+    need(pts["select"] in ("random", "first", "indices"),
+         f"points.select must be 'random', 'first' or 'indices', got {pts['select']!r}")
     if pts["select"] == "indices":
-        _need(isinstance(pts.get("indices"), list) and pts["indices"] and all(isinstance(i, int) and i >= 0
-                                                                              for i in pts["indices"]),
-              f"{path}: points.indices must be a non-empty list of test-set positions")
+        need(isinstance(pts.get("indices"), list) and pts["indices"]
+             and all(isinstance(i, int) and i >= 0 for i in pts["indices"]),
+             "points.indices must be a non-empty list of test-set positions")
     else:
-        _need(isinstance(pts.get("n"), int) and pts["n"] >= 1, f"{path}: points.n must be a positive integer")
+        positive_int(pts.get("n"), "points.n")
 
+
+def _models(r):
     models = r.get("models")
-    _need(isinstance(models, list) and models, f"{path}: at least one [[models]] entry is required")
-    _check_labels(models, "models", path)
+    need(isinstance(models, list) and models, "at least one [[models]] entry is required")
+    _labels(models, "models")
     for m in models:
-        _only(m, ("label", "name", "params"), f"[[models]] {m.get('label')!r}", path)
-        _need(m.get("name") in MODELS, f"{path}: model {m.get('label')!r} names {m.get('name')!r}; "
-                                       f"known models: {sorted(MODELS)}")
-        m.setdefault("params", {})
-
-    attacks = r.get("attacks")
-    _need(isinstance(attacks, list) and attacks, f"{path}: at least one [[attacks]] entry is required")
-    _check_labels(attacks, "attacks", path)
-    for a in attacks:
-        _only(a, ("label", "name", "restarts", "init", "init_size", "params"), f"[[attacks]] {a.get('label')!r}",
-              path)
+        where = f"model {m.get('label')!r}"
+        only(m, ("label", "name", "params"), f"[[models]] {m.get('label')!r}")
         try:
-            a["name"] = _attack_name(a.get("name", ""))
-        except ValueError:
-            raise ValueError(f"{path}: attack {a.get('label')!r} names {a.get('name')!r}; "
-                             f"known: {sorted(ATTACKS)}") from None
-        a.setdefault("restarts", 1)
-        a.setdefault("init", "random")
-        a.setdefault("init_size", 1000)
-        a.setdefault("params", {})
-        s = a["params"]
-        _need(isinstance(s, dict) or (isinstance(s, list) and all(isinstance(x, dict) for x in s)),
-              f"{path}: attack {a['label']!r}: params must be a table or a list of tables")
-        _need(isinstance(a["restarts"], int) and a["restarts"] >= 1, f"{path}: restarts must be >= 1")
-        _need(a["init"] in ("random", "fixed"), f"{path}: init must be 'random' or 'fixed'")
+            m["name"] = registry.canonical("model", m.get("name", ""))
+        except ValueError as err:
+            raise RecipeError(f"{where}: {err}") from None
+        m.setdefault("params", {})
+        need(isinstance(m["params"], dict), f"{where}: params must be a table")
+        need("random_state" not in m["params"], f"{where}: random_state comes from the recipe's seed")
 
-    if r["protocol"] == "ensemble_size":
-        sizes = r.get("ensemble_size", {}).get("sizes")
-        _need(isinstance(sizes, list) and sizes and all(isinstance(k, int) and k >= 1 for k in sizes),
-              f"{path}: protocol ensemble_size needs [ensemble_size] sizes = [1, 5, ...]")
-    if r["protocol"] == "transfer":
-        t = r.setdefault("transfer", {})
-        t.setdefault("votes", "all")
-        _need(t["votes"] == "all" or (isinstance(t["votes"], int) and t["votes"] >= 2),
-              f"{path}: transfer.votes must be \"all\" or an integer >= 2 (the first k votes)")
-    r.setdefault("paper_figures", {})
+
+def _annotate_models(r):
+    """Mark models whose class is not in this version as missing; check the parameters of the others."""
+    for m in r["models"]:
+        try:
+            cls = registry.resolve("model", m["name"])
+        except registry.NotAvailable:
+            m["missing"] = "missing (not in this version)"
+            continue
+        model_params_ok(cls, m["params"], f"model {m['label']!r}")
+
+
+def _run(r, protocol):
     run = r.setdefault("run", {})
+    only(run, ("n_jobs", "backend", "blas_threads"), "[run]")
     run.setdefault("n_jobs", 1)
     run.setdefault("backend", "loky")
     run.setdefault("blas_threads", 1)
-    r["path"] = str(path)
-    r["hash"] = hashlib.sha256(json.dumps({k: v for k, v in r.items() if k not in ("path", "run")},
-                                          sort_keys=True, default=str).encode()).hexdigest()[:16]
+    check_run_settings(run, protocol)
+
+
+def recipe_hash(r) -> str:
+    content = {k: v for k, v in r.items() if k not in ("path", "run", "hash")}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def load_recipe(name_or_path) -> dict:
+    """Read and validate a recipe; returns it with defaults filled in, `path`, `hash` and missing models marked.
+
+    Every error is a `RecipeError` whose message starts with the file name."""
+    path = find_recipe(name_or_path)
+    return validate_recipe(read_toml(path), source=path)
+
+
+def validate_recipe(raw: dict, source="<recipe>") -> dict:
+    """`load_recipe` for a recipe already read into a dict (e.g. a packaged recipe with smaller settings)."""
+    try:
+        r = _validated(copy.deepcopy(raw))
+    except RecipeError as err:
+        raise RecipeError(f"{source}: {err}") from None
+    r["path"] = str(source)
+    return r
+
+
+def _validated(r) -> dict:
+    need(isinstance(r.get("id"), str) and r["id"], "`id` (e.g. \"T2\") is required")
+    try:
+        protocol = get_protocol(r.get("protocol", "min_l2"))
+    except ValueError as err:
+        raise RecipeError(str(err)) from None
+    r["protocol"] = protocol.name
+    unknown = set(r) - COMMON - set(protocol.sections)
+    need(not unknown, f"unknown top-level keys {sorted(unknown)}; allowed: {sorted(COMMON | set(protocol.sections))}")
+    r.setdefault("title", r["id"])
+    r.setdefault("paper", "")
+    r.setdefault("description", "")
+    r.setdefault("seed", 0)
+    positive_int(r["seed"], "seed", minimum=0)
+    _data(r)
+    if protocol.uses_points:
+        _points(r)
+    _models(r)
+    if protocol.attacks:
+        check_attacks(r, protocol.attacks)
+    else:
+        need("attacks" not in r, f"protocol {protocol.name!r} takes no [[attacks]]")
+    r.setdefault("paper_figures", {})
+    need(isinstance(r["paper_figures"], dict), "[paper_figures] must be a table")
+    _run(r, protocol)
+    _annotate_models(r)
+    protocol.check(r)
+    r["hash"] = recipe_hash({k: v for k, v in r.items()
+                             if k != "models"} | {"models": [{k: v for k, v in m.items() if k != "missing"}
+                                                             for m in r["models"]]})
     return r

@@ -1,149 +1,70 @@
-"""Run a recipe: load data, train or load the models (cached model files), run every unit of work
-through joblib (loky by default; "dask", "ray" or any registered joblib backend by name), store each
-finished unit at once, and write the report. A killed run resumes: stored units are skipped."""
+"""The one runner behind every recipe: data (with fallbacks), the model cache, one results store per data set,
+units of work through joblib (loky by default; "dask", "ray" or any joblib backend by name), resume, progress,
+and the report files. What a unit is and how it becomes a table is the protocol's business
+(`scd_plugins.repro.protocols`). A killed run resumes: stored units are skipped."""
 from __future__ import annotations
 
-import base64
-import functools
-import hashlib
-import json
 import logging
 import os
-import shutil
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from scd_plugins.repro.data import load_recipe_data, select_points
+from scd_plugins import registry
+from scd_plugins.repro.checks import check_run_settings
+from scd_plugins.repro.data import checksum, load_part_data, select_points
+from scd_plugins.repro.errors import RecipeError, RunError
+from scd_plugins.repro.models import n_members, train_or_load
+from scd_plugins.repro.protocols import Part, get_protocol
 from scd_plugins.repro.recipe import load_recipe
+from scd_plugins.repro.report import write_report
 from scd_plugins.repro.store import ResultStore
 
 logger = logging.getLogger(__name__)
+LOCK_FILE = ".scd-repro.lock"
 
 
-def _encode(a):
-    a = np.ascontiguousarray(a, dtype=np.float32)
-    return {"b64": base64.b64encode(a.tobytes()).decode(), "shape": list(a.shape)}
+@contextmanager
+def out_lock(out: Path):
+    """Hold `out` for this run; a second run into the same folder is refused at start."""
+    import fcntl
 
-
-def decode_array(d):
-    """Inverse of the store's array encoding (float32, base64)."""
-    return np.frombuffer(base64.b64decode(d["b64"]), dtype=np.float32).reshape(d["shape"])
-
-
-# ----- models ------------------------------------------------------------------------------------------
-def model_cache_dir(models_dir, model_cfg, data_note, ds, seed) -> Path:
-    """One folder per (model name, params, data, seed): recipes that share a model share its file."""
-    key = json.dumps({"name": model_cfg["name"], "params": model_cfg["params"], "data": ds.name,
-                      "note": data_note, "n_train": len(ds.x_train), "seed": seed}, sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    return Path(models_dir) / f"{model_cfg['name']}-{ds.name.replace(':', '_').replace(',', '-')}-{digest}"
-
-
-def train_or_load(model_cfg, ds, data_note, seed, models_dir):
-    """Load the cached model file, or train the model and save it (written to a temporary folder, then
-    renamed, so a killed training never leaves a half-written model behind)."""
-    from scd_plugins.io import load, save
-    from scd_plugins.registry import model_class
-
-    path = model_cache_dir(models_dir, model_cfg, data_note, ds, seed)
-    if (path / "model.json").is_file():
-        return load(path), path, 0.0
-    params = dict(model_cfg["params"])
-    params.setdefault("random_state", seed)
-    est = model_class(model_cfg["name"])(**params)
-    t0 = time.perf_counter()
-    est.fit(ds.x_train, ds.y_train)
-    seconds = time.perf_counter() - t0
-    tmp = path.with_name(path.name + f".tmp-{uuid.uuid4().hex[:8]}")
-    save(est, tmp, extra={"dataset": ds.name, "data": data_note, "recipe_model": model_cfg,
-                          "train_seconds": seconds})
-    path.parent.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    fh = open(out / LOCK_FILE, "a+")
     try:
-        os.replace(tmp, path)
-    except OSError:                      # another run saved it first: keep that one
-        shutil.rmtree(tmp, ignore_errors=True)
-    return est, path, seconds
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        raise RunError(f"{out} is in use by another scd-repro run; wait for it to finish or use another --out") \
+            from None
+    try:
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
+        fh.flush()
+        yield
+    finally:
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
 
 
-# ----- units of work (run in joblib workers) -----------------------------------------------------------
-@functools.lru_cache(maxsize=8)
-def _load_model(path):
-    from scd_plugins.io import load
-
-    return load(path)
-
-
-@functools.lru_cache(maxsize=8)
-def _members(path):
-    est = _load_model(path)
-    from scd_plugins.attacks import n_members
-
-    return [est.sub_ensemble([j]) for j in range(n_members(est))]
-
-
-def run_unit(unit, x, ctx):
-    """Compute one unit of work; returns a JSON-able payload (worker side: loads the model by path).
-
-    BLAS runs with `blas_threads` threads (default 1): attacks send many one-row queries, and OpenBLAS
-    threads competing with torch's OpenMP threads make those up to 100x slower on a small machine."""
+def run_unit(protocol_name, unit, x, ctx):
+    """One unit of work in a worker. BLAS runs with `blas_threads` threads (default 1): attacks send many
+    one-row queries, and BLAS threads competing with torch's make those far slower on a small machine.
+    A failure comes back as a record with `_error` (not stored, so a rerun retries it)."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=ctx.get("blas_threads", 1), user_api="blas"):
-        return _run_unit(unit, x, ctx)
-
-
-def _run_unit(unit, x, ctx):
-    from scd_plugins.attacks import min_l2_point, transfer_row
-
-    est = _load_model(unit["model_path"])
-    atk = ctx["attacks"][unit["attack"]]
-    common = dict(attack=atk["name"], settings=atk["params"], restarts=atk["restarts"], init=atk["init"],
-                  init_size=atk["init_size"], seed=ctx["seed"], input_shape=ctx["input_shape"],
-                  clip_values=ctx["clip_values"], init_pool=ctx.get("init_pool"))
-    payload = {k: unit[k] for k in ("key", "kind", "model", "attack", "point") if k in unit}
-    if unit["kind"] == "transfer":
-        row = transfer_row(est, x, unit["vote"], index=unit["point"], members=_members(unit["model_path"]),
-                           **common)
-        payload.update(row.to_dict())
-        return payload
-    if unit["kind"] == "ensemble_size":
-        est = est.sub_ensemble(list(range(unit["size"])))
-        payload["size"] = unit["size"]
-    res = min_l2_point(est, x, index=unit["point"], **common)
-    payload.update(res.to_dict())
-    payload["x_adv"] = None if res.x_adv is None else _encode(res.x_adv)
+    try:
+        with threadpool_limits(limits=ctx.get("blas_threads", 1), user_api="blas"):
+            payload = get_protocol(protocol_name).run(unit, x, ctx)
+    except Exception as err:  # noqa: BLE001 - reported by key, with the error, at the end of the run
+        return {"key": unit["key"], "_error": f"{type(err).__name__}: {err}"}
+    payload["key"] = unit["key"]
     return payload
-
-
-def plan_units(recipe, models, points):
-    """Every unit of work of the recipe, each with a unique key."""
-    from scd_plugins.attacks import n_members
-
-    units = []
-    for m in recipe["models"]:
-        label, path = m["label"], str(models[m["label"]]["path"])
-        for a in recipe["attacks"]:
-            for p in points:
-                base = {"model": label, "attack": a["label"], "point": int(p), "model_path": path}
-                if recipe["protocol"] == "min_l2":
-                    units.append({**base, "kind": "min_l2", "key": f"{label}|{a['label']}|{p}"})
-                elif recipe["protocol"] == "ensemble_size":
-                    r = n_members(models[label]["estimator"])
-                    for k in recipe["ensemble_size"]["sizes"]:
-                        if k <= r:
-                            units.append({**base, "kind": "ensemble_size", "size": int(k),
-                                          "key": f"{label}|{a['label']}|k={k}|{p}"})
-                else:
-                    r = n_members(models[label]["estimator"])
-                    votes = r if recipe["transfer"]["votes"] == "all" else min(r, recipe["transfer"]["votes"])
-                    for v in range(votes):
-                        units.append({**base, "kind": "transfer", "vote": v,
-                                      "key": f"{label}|{a['label']}|{p}|vote={v}"})
-    return units
 
 
 def _backend_setup(backend, scheduler=None):
@@ -160,78 +81,111 @@ def _backend_setup(backend, scheduler=None):
     return None
 
 
+def _input_ok(model, ds):
+    kind = registry.entry("model", model["name"]).meta.get("input", "any")
+    if kind == "image" and len(ds.sample_shape) != 3:
+        return f"not run: needs images (H, W, C), {ds.name} has samples of shape {ds.sample_shape}"
+    if kind == "ecg" and len(ds.sample_shape) != 1:
+        return f"not run: needs 1-D signals, {ds.name} has samples of shape {ds.sample_shape}"
+    if kind == "text" and ds.featurizer is None:
+        return f"not run: needs text, {ds.name} is not a text data set"
+    return None
+
+
+def _train_models(recipe, part, ds, models_dir, verbose):
+    """Train or load every model the part can run; the others are recorded with the reason."""
+    for m in tqdm(recipe["models"], desc=f"models {part.label}", disable=not verbose):
+        reason = m.get("missing") or _input_ok(m, ds)
+        if reason:
+            part.models[m["label"]] = {"missing": reason}
+            continue
+        est, path, seconds, cached = train_or_load(m, ds, part.checksum, recipe["seed"], models_dir)
+        part.models[m["label"]] = {"path": str(path), "train_seconds": seconds, "cached": cached,
+                                   "members": n_members(est),
+                                   "accuracy": float(np.mean(np.asarray(est.predict(ds.x_test)) == ds.y_test))}
+
+
 def run_recipe(recipe, out_dir, *, n_jobs=None, backend=None, scheduler=None, models_dir=None, verbose=True,
                max_units=None):
     """Run (or resume) `recipe` (a path, packaged name or loaded dict) into `out_dir`; returns the report dict.
 
-    max_units: stop after this many new units (for smoke runs); the report covers what is stored.
-    """
-    from joblib import Parallel, delayed, parallel_config
-
+    max_units: stop after this many new units (smoke runs); the report covers what is stored."""
     from scd_plugins.io import model_home
-    from scd_plugins.repro.report import write_report
 
     if not isinstance(recipe, dict):
         recipe = load_recipe(recipe)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    n_jobs = recipe["run"]["n_jobs"] if n_jobs is None else n_jobs
-    backend = recipe["run"]["backend"] if backend is None else backend
-    models_dir = Path(models_dir) if models_dir else model_home() / "repro"
-    seed = recipe["seed"]
-
-    ds, data_note = load_recipe_data(recipe["data"], seed)
-    points = select_points(recipe["points"], len(ds.x_test), seed)
-    logger.info("%s: data %s, %d points", recipe["id"], data_note, len(points))
-
-    store = ResultStore(out / "results.sqlite")
-    stored = store.get_meta("recipe_hash")
-    if stored is not None and stored != recipe["hash"]:
-        store.close()
-        raise ValueError(f"{out} holds results of another version of recipe {recipe['id']} (hash {stored}, now "
-                         f"{recipe['hash']}); use a new --out folder")
-    store.set_meta("recipe_hash", recipe["hash"])
-    store.set_meta("recipe", {k: v for k, v in recipe.items()})
-    run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    store.start_run(run_id, {"n_jobs": n_jobs, "backend": backend, "pid": os.getpid()})
-
-    models = {}
-    for m in tqdm(recipe["models"], desc="models", disable=not verbose):
-        est, path, seconds = train_or_load(m, ds, data_note, seed, models_dir)
-        models[m["label"]] = {"estimator": est, "path": path, "train_seconds": seconds,
-                              "accuracy": float(np.mean(np.asarray(est.predict(ds.x_test)) == ds.y_test))}
-    store.set_meta("models", {k: {"path": str(v["path"]), "accuracy": v["accuracy"]} for k, v in models.items()})
-    store.set_meta("data", {"note": data_note, "name": ds.name, "sample_shape": list(ds.sample_shape),
-                            "clip_values": list(ds.clip_values), "points": points,
-                            "provenance": ds.provenance})
-
-    units = plan_units(recipe, models, points)
-    done = store.done_keys()
-    pending = [u for u in units if u["key"] not in done]
-    if max_units is not None:
-        pending = pending[:max_units]
-    logger.info("%s: %d units, %d already stored, %d to run", recipe["id"], len(units), len(units) - len(pending),
-                len(pending))
-    store.set_meta(f"run:{run_id}", {"planned": len(units), "skipped": len(units) - len(pending),
-                                     "to_run": len(pending)})
-    # Starting images when uniform noise is never adversarial: 200 training images (seeded choice).
-    pool = ds.x_train[np.sort(np.random.default_rng(seed).choice(len(ds.x_train), min(200, len(ds.x_train)),
-                                                                 replace=False))]
-    ctx = {"attacks": {a["label"]: a for a in recipe["attacks"]}, "seed": seed, "init_pool": pool,
-           "blas_threads": recipe["run"].get("blas_threads", 1),
-           "input_shape": tuple(ds.sample_shape), "clip_values": tuple(float(c) for c in ds.clip_values)}
-    client = _backend_setup(backend, scheduler) if pending else None
+    protocol = get_protocol(recipe["protocol"])
+    run = dict(recipe["run"])
+    run["n_jobs"] = run["n_jobs"] if n_jobs is None else n_jobs
+    run["backend"] = run["backend"] if backend is None else backend
     try:
-        if pending:
-            with parallel_config(backend=backend, n_jobs=n_jobs):
-                results = Parallel(return_as="generator_unordered")(
-                    delayed(run_unit)(u, ds.x_test[u["point"]].reshape(ds.sample_shape), ctx) for u in pending)
-                for payload in tqdm(results, total=len(pending), desc=f"{recipe['id']} units",
-                                    disable=not verbose):
-                    store.put(payload["key"], run_id, payload)
-    finally:
-        if client is not None:
-            client.close()
-    report = write_report(store, recipe, ds, out, units)
-    store.close()
+        check_run_settings(run, protocol)
+    except RecipeError as err:
+        raise RecipeError(f"--n-jobs/--backend: {err}") from None
+    if max_units is not None and (not isinstance(max_units, int) or max_units < 1):
+        raise RecipeError(f"--max-units must be an integer >= 1, got {max_units!r}")
+    out = Path(out_dir)
+    models_dir = Path(models_dir) if models_dir else model_home() / "repro"
+    with out_lock(out):
+        return _run_locked(recipe, protocol, run, out, models_dir, scheduler, verbose, max_units)
+
+
+def _run_locked(recipe, protocol, run, out, models_dir, scheduler, verbose, max_units):
+    from joblib import Parallel, delayed, parallel_config
+
+    parts, failures, unavailable = [], [], []
+    budget = max_units
+    run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    for data_cfg in recipe["data"]:
+        ds, note, used = load_part_data(data_cfg, recipe["seed"])
+        part = Part(label=data_cfg["label"], spec=data_cfg["spec"], note=note)
+        parts.append(part)
+        if ds is None:
+            part.status = "skipped"
+            logger.warning("%s %s: %s", recipe["id"], part.label, note)
+            continue
+        if protocol.global_random and ds.clip_values is None:
+            raise RunError(f"{ds.name} has no clip_values; decision-based attacks need a bounded input box")
+        part.data_name, part.checksum, part.sample_shape = ds.name, checksum(ds), tuple(ds.sample_shape)
+        store = ResultStore(out / part.label / "results.sqlite")
+        try:
+            store.bind(recipe_id=recipe["id"], recipe_hash=recipe["hash"], data_name=ds.name,
+                       data_checksum=part.checksum)
+            store.set_meta("recipe", recipe)
+            store.start_run(run_id, {"n_jobs": run["n_jobs"], "backend": run["backend"], "pid": os.getpid()})
+            _train_models(recipe, part, ds, models_dir, verbose)
+            store.set_meta("models", part.models)
+            if protocol.uses_points:
+                part.points = select_points(recipe["points"], len(ds.x_test), recipe["seed"])
+            units = protocol.units(recipe, part, ds)
+            part.units_planned = len(units)
+            done = store.done_keys()
+            pending = [u for u in units if u["key"] not in done]
+            if budget is not None:
+                pending, budget = pending[:budget], max(0, budget - len(pending))
+            logger.info("%s %s: data %s; %d units, %d stored, %d to run", recipe["id"], part.label, note,
+                        len(units), len(units) - len(pending), len(pending))
+            ctx = {**protocol.context(recipe, part, ds), "blas_threads": run["blas_threads"]}
+            if pending:
+                client = _backend_setup(run["backend"], scheduler)
+                try:
+                    with parallel_config(backend=run["backend"], n_jobs=run["n_jobs"]):
+                        results = Parallel(return_as="generator_unordered")(
+                            delayed(run_unit)(protocol.name, u, protocol.unit_input(u, ds), ctx) for u in pending)
+                        for payload in tqdm(results, total=len(pending), desc=f"{recipe['id']} {part.label}",
+                                            disable=not verbose):
+                            if "_error" in payload:
+                                failures.append(f"{part.label} {payload['key']}: {payload['_error']}")
+                            elif "_unavailable" in payload:
+                                unavailable.append(f"{part.label} {payload['key']}: {payload['_unavailable']}")
+                            else:
+                                store.put(payload["key"], run_id, payload)
+                finally:
+                    if client is not None:
+                        client.close()
+            part.records = store.payloads()
+        finally:
+            store.close()
+    report = write_report(recipe, protocol, parts, out, failures=failures, unavailable=unavailable)
+    report["failures"] = failures
     return report

@@ -1,8 +1,9 @@
-"""Results store of a recipe run: one SQLite row per finished unit of work, committed on its own.
+"""Results store of one recipe on one dataset: one SQLite row per finished unit of work, committed on its own.
 
 SQLite commits are atomic and, with `synchronous=FULL`, on disk before `put` returns: a killed run
 loses at most the unit in flight, and a rerun skips every stored key. Rows are never replaced (plain
-INSERT): a unit computed twice is an error, not a silent overwrite.
+INSERT): a unit computed twice is an error, not a silent overwrite. `bind` ties the store to a recipe
+hash and a data checksum; a store made for anything else is refused, so results are never mixed.
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import json
 import sqlite3
 import time
 from pathlib import Path
+
+from scd_plugins.repro.errors import RunError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -19,15 +22,24 @@ CREATE TABLE IF NOT EXISTS units (key TEXT PRIMARY KEY, run_id TEXT NOT NULL, fi
 """
 
 
+def _corrupt(path, err):
+    return RunError(f"{path} is not a readable results store ({err}); move it away or delete it to start this "
+                    "dataset over (its stored units are lost), or run into another --out folder")
+
+
 class ResultStore:
-    """`ResultStore(path)`; `put(key, payload)`, `done_keys()`, `payloads()`; `meta` for the recipe hash."""
+    """`ResultStore(path)`; `bind(...)`, `put(key, run_id, payload)`, `done_keys()`, `payloads()`, `meta`."""
 
     def __init__(self, path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=60)
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=60)
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            self._db.execute("SELECT count(*) FROM units").fetchone()
+        except sqlite3.DatabaseError as err:
+            raise _corrupt(self.path, err) from None
 
     def close(self):
         self._db.close()
@@ -38,27 +50,46 @@ class ResultStore:
     def __exit__(self, *exc):
         self.close()
 
+    def _q(self, sql, args=()):
+        try:
+            return self._db.execute(sql, args)
+        except sqlite3.DatabaseError as err:
+            raise _corrupt(self.path, err) from None
+
     def get_meta(self, name):
-        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        row = self._q("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return None if row is None else json.loads(row[0])
 
     def set_meta(self, name, value):
         with self._db:
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, json.dumps(value)))
+            self._q("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, json.dumps(value, default=str)))
+
+    def bind(self, *, recipe_id, recipe_hash, data_name, data_checksum):
+        """Claim the store for this recipe version and these data, or refuse one made for others."""
+        want = {"recipe_id": recipe_id, "recipe_hash": recipe_hash, "data_name": data_name,
+                "data_checksum": data_checksum}
+        have = self.get_meta("identity")
+        if have is None:
+            self.set_meta("identity", want)
+            return
+        for k, what in (("recipe_id", "recipe"), ("recipe_hash", "version of recipe " + str(recipe_id)),
+                        ("data_name", "data set"), ("data_checksum", "data (checksum)")):
+            if have.get(k) != want[k]:
+                raise RunError(f"{self.path} holds results of another {what} ({have.get(k)}, now {want[k]}); "
+                               "results are never mixed: use another --out folder")
 
     def start_run(self, run_id, info):
         with self._db:
-            self._db.execute("INSERT INTO runs VALUES (?, ?, ?)", (run_id, time.time(), json.dumps(info)))
+            self._q("INSERT INTO runs VALUES (?, ?, ?)", (run_id, time.time(), json.dumps(info)))
 
     def put(self, key, run_id, payload):
         text = json.dumps(payload, allow_nan=True)
         with self._db:                                 # one transaction per unit
-            self._db.execute("INSERT INTO units VALUES (?, ?, ?, ?)", (key, run_id, time.time(), text))
+            self._q("INSERT INTO units VALUES (?, ?, ?, ?)", (key, run_id, time.time(), text))
 
     def done_keys(self):
-        return {k for (k,) in self._db.execute("SELECT key FROM units")}
+        return {k for (k,) in self._q("SELECT key FROM units")}
 
-    def rows(self):
-        """(key, run_id, payload) of every stored unit, in insertion order."""
-        cur = self._db.execute("SELECT key, run_id, payload FROM units ORDER BY rowid")
-        return [(k, r, json.loads(p)) for k, r, p in cur]
+    def payloads(self):
+        """Payloads of every stored unit, in insertion order."""
+        return [json.loads(p) for (p,) in self._q("SELECT payload FROM units ORDER BY rowid")]

@@ -8,7 +8,7 @@
   import hook installed by the wheel's `scd_plugins_textattack.pth` (`_hook`, `registration`), or
   through the `scd-textattack` command (`cli`).
 - `TextFoolerOffline`: TextFooler built from resources that install from PyPI (`recipes`, `resources`).
-- `t7`: the paper's Table 7 experiment (recipe `recipes/t7_textfooler.toml`).
+- T7 (the paper's Table 7) is the `textfooler` protocol of `scd-repro` (`scd_plugins.repro.protocols.textfooler`).
 
 Importing this package imports nothing heavy; the names below load TextAttack on first use. It does
 install the (stdlib-only) import hook, so that a later `import textattack` in this process works offline

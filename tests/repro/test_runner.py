@@ -1,5 +1,7 @@
-"""The recipe runner: a killed run resumes with nothing lost and nothing redone; reports are written;
-the transfer and ensemble-size protocols run through the same machinery."""
+"""The generic runner: a killed run resumes with nothing lost or redone; stores never mix recipes or data sets;
+a busy output folder, a corrupt store and a corrupt cached model fail clearly (or retrain)."""
+from __future__ import annotations
+
 import json
 import os
 import signal
@@ -11,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from scd_plugins.repro import run_recipe
-from scd_plugins.repro.store import ResultStore
+from scd_plugins.repro import RecipeError, RunError, run_recipe
+from scd_plugins.repro.recipe import validate_recipe
+
+REPO = Path(__file__).resolve().parents[2]
 
 RECIPE = """
 id = "tiny"
 title = "tiny resumable run"
-protocol = "{protocol}"
 seed = 1
 [data]
 spec = "digits:3,8"
@@ -38,19 +41,20 @@ name = "hsj"
 restarts = {restarts}
 init_size = 200
 params = {{ max_iter = {iters}, max_eval = 200, init_eval = 20 }}
-[ensemble_size]
-sizes = [1, 3]
-[transfer]
-votes = "all"
 [paper_figures]
 accuracy = {{ SCD01 = 87, MLP = 90 }}
 """
 
 
-def _recipe(tmp_path, protocol="min_l2", n=12, restarts=2, iters=6):
-    p = tmp_path / f"{protocol}.toml"
-    p.write_text(RECIPE.format(protocol=protocol, n=n, restarts=restarts, iters=iters))
+def _recipe(tmp_path, n=12, restarts=2, iters=6, name="tiny.toml"):
+    p = tmp_path / name
+    p.write_text(RECIPE.format(n=n, restarts=restarts, iters=iters))
     return p
+
+
+def _rows(db):
+    with sqlite3.connect(db) as con:
+        return {k: (r, p) for k, r, p in con.execute("SELECT key, run_id, payload FROM units")}
 
 
 def _count(db):
@@ -68,10 +72,10 @@ def test_resume_after_kill(tmp_path):
     out, models = tmp_path / "out", tmp_path / "models"
     cmd = [sys.executable, "-m", "scd_plugins.repro", "run", str(recipe), "--out", str(out), "--models", str(models),
            "--n-jobs", "1", "--quiet"]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    db = out / "results.sqlite"
-    deadline = time.time() + 120
+    db = out / "digits" / "results.sqlite"
+    deadline = time.time() + 240
     while _count(db) < 3 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
@@ -79,56 +83,122 @@ def test_resume_after_kill(tmp_path):
     first = _count(db)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
     assert 3 <= first < 24, "the run was not killed part-way; make its units slower"
-    with ResultStore(db) as store:
-        before = {k: (run, json.dumps(p, sort_keys=True)) for k, run, p in store.rows()}
+    before = _rows(db)
 
-    summary = run_recipe(recipe, out, n_jobs=1, models_dir=models, verbose=False)
+    res = run_recipe(recipe, out, n_jobs=1, models_dir=models, verbose=False)
 
-    with ResultStore(db) as store:
-        rows = store.rows()
-        run_meta = [store.get_meta(f"run:{r}") for r in {run for _, run, _ in rows}]
-    keys = [k for k, _, _ in rows]
-    assert len(keys) == len(set(keys)) == 24                               # 2 models x 12 points, each once
-    after = {k: (run, json.dumps(p, sort_keys=True)) for k, run, p in rows}
-    for k, v in before.items():                                            # nothing lost, nothing redone
-        assert after[k] == v
-    second_runs = {run for k, (run, _) in after.items() if k not in before}
-    assert len(second_runs) == 1
-    second = second_runs.pop()
-    assert sum(1 for run, _ in after.values() if run == second) == 24 - first
-    assert {"planned": 24, "skipped": first, "to_run": 24 - first} in run_meta
-    assert summary["units_done"] == 24
-    # models were trained once (by the killed run) and loaded on resume
-    assert len([p for p in models.iterdir() if not p.name.startswith(".")]) == 2
-    for name in ("report.md", "results.csv", "summary.json", "min_l2.png", "examples.png"):
+    after = _rows(db)
+    assert len(after) == 24                                                # 2 models x 12 points, each once
+    assert all(after[k] == v for k, v in before.items())                   # nothing lost, nothing redone
+    assert len({after[k][0] for k in after if k not in before}) == 1       # the rest in one new run
+    assert sum(p["units_done"] for p in res["summary"]["data"]) == 24
+    assert len([p for p in models.iterdir() if not p.name.startswith(".")]) == 2   # trained once, then loaded
+    for name in ("report.md", "results.csv", "summary.json", "min_l2_digits.png"):
         assert (out / name).is_file(), name
-    text = (out / "report.md").read_text()
-    assert "| SCD01 |" in text and "| 87 |" in text
-    scd = next(m for m in summary["models"] if m["model"] == "SCD01")
-    assert scd["attacks"][0]["n"] == 12 and scd["attacks"][0]["mean_min_l2"] > 0
+    assert "| SCD01 | HSJ | 3 |" in (out / "report.md").read_text()
 
 
-def test_rerun_of_changed_recipe_is_refused(tmp_path):
+def test_changed_recipe_is_refused(tmp_path):
     out = tmp_path / "out"
     run_recipe(_recipe(tmp_path, n=1, restarts=1, iters=2), out, models_dir=tmp_path / "m", verbose=False)
-    with pytest.raises(ValueError, match="another version"):
+    with pytest.raises(RunError, match="another version of recipe tiny"):
         run_recipe(_recipe(tmp_path, n=1, restarts=1, iters=3), out, models_dir=tmp_path / "m", verbose=False)
 
 
-@pytest.mark.parametrize("protocol", ["transfer", "ensemble_size"])
-def test_other_protocols(tmp_path, protocol):
-    out = tmp_path / protocol
-    summary = run_recipe(_recipe(tmp_path, protocol=protocol, n=1, restarts=1, iters=3), out,
-                         models_dir=tmp_path / "m", n_jobs=2, verbose=False)
-    n_units = 2 * 3 if protocol == "transfer" else 2 * 2                  # 2 models x (3 votes | 2 sizes)
-    assert summary["units_done"] == n_units
-    for m in summary["models"]:
-        a = m["attacks"][0]
-        if protocol == "transfer":
-            assert 0.0 <= a["transfer_probability"] <= 1.0
-        else:
-            assert sorted(a["curve"]) == [1, 3]
-    assert (out / ("ensemble_size.png" if protocol == "ensemble_size" else "report.md")).is_file()
+def test_fallback_never_appends_to_the_primary_store(tmp_path, monkeypatch):
+    import pipelines
+
+    text = _recipe(tmp_path, n=1, restarts=1, iters=2).read_text().replace(
+        'spec = "digits:3,8"', 'spec = "digits:3,8"\nfallback = "digits:1,7"\nlabel = "digits"')
+    p = tmp_path / "fb.toml"
+    p.write_text(text)
+    out = tmp_path / "out"
+    run_recipe(p, out, models_dir=tmp_path / "m", verbose=False)
+    stored = _rows(out / "digits" / "results.sqlite")
+    real = pipelines.load_dataset
+
+    def primary_gone(spec, **kw):
+        if spec == "digits:3,8":
+            raise FileNotFoundError("digits 3,8 went away")
+        return real(spec, **kw)
+
+    monkeypatch.setattr(pipelines, "load_dataset", primary_gone)
+    with pytest.raises(RunError, match="another data set"):
+        run_recipe(p, out, models_dir=tmp_path / "m", verbose=False)
+    assert _rows(out / "digits" / "results.sqlite") == stored
+
+
+def test_model_cache_key_includes_the_data_checksum(tmp_path):
+    from scd_plugins.repro.models import cache_dir
+
+    cfg = {"name": "mlp", "params": {"n_estimators": 3}}
+    assert cache_dir(tmp_path, cfg, "d", "aaaa", 0) != cache_dir(tmp_path, cfg, "d", "bbbb", 0)
+    assert cache_dir(tmp_path, cfg, "d", "aaaa", 0) == cache_dir(tmp_path, cfg, "d", "aaaa", 0)
+
+
+def test_a_second_run_into_the_same_out_is_refused(tmp_path):
+    from scd_plugins.repro.runner import out_lock
+
+    out = tmp_path / "out"
+    with out_lock(out):
+        with pytest.raises(RunError, match="in use by another scd-repro run"):
+            run_recipe(_recipe(tmp_path, n=1, restarts=1, iters=2), out, models_dir=tmp_path / "m", verbose=False)
+    run_recipe(_recipe(tmp_path, n=1, restarts=1, iters=2), out, models_dir=tmp_path / "m", verbose=False)
+
+
+def test_second_cli_run_is_refused_at_start(tmp_path):
+    """Two processes: the first holds the folder, the second exits 2 with one line."""
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from scd_plugins.repro.runner import out_lock\n"
+        f"with out_lock(Path({str(out)!r})):\n    print('held', flush=True); time.sleep(60)\n")],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        res = subprocess.run([sys.executable, "-m", "scd_plugins.repro", "run", str(_recipe(tmp_path, n=1)),
+                              "--out", str(out), "--quiet"], capture_output=True, text=True,
+                             env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert res.returncode == 2 and "in use by another scd-repro run" in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_corrupt_store_is_named(tmp_path):
+    out = tmp_path / "out"
+    (out / "digits").mkdir(parents=True)
+    (out / "digits" / "results.sqlite").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(RunError, match=r"results.sqlite is not a readable results store .* delete it"):
+        run_recipe(_recipe(tmp_path, n=1, restarts=1, iters=2), out, models_dir=tmp_path / "m", verbose=False)
+
+
+def test_corrupt_cached_model_is_retrained_or_named(tmp_path):
+    models = tmp_path / "m"
+    recipe = _recipe(tmp_path, n=1, restarts=1, iters=2)
+    first = run_recipe(recipe, tmp_path / "a", models_dir=models, verbose=False)
+    scd = Path(first["summary"]["data"][0]["models"]["SCD01"]["path"])
+    arrays = scd / "model.safetensors"
+    blob = bytearray(arrays.read_bytes())
+    blob[-1] ^= 0xFF                                                   # fails its checksum: retrained
+    arrays.write_bytes(bytes(blob))
+    second = run_recipe(recipe, tmp_path / "b", models_dir=models, verbose=False)
+    info = second["summary"]["data"][0]["models"]["SCD01"]
+    assert info["cached"] is False and info["accuracy"] == first["summary"]["data"][0]["models"]["SCD01"]["accuracy"]
+    (scd / "model.json").write_text("{ not json")                      # unreadable: named, with what to do
+    with pytest.raises(RunError, match=r"cached model .* cannot be read .* delete that folder"):
+        run_recipe(recipe, tmp_path / "c", models_dir=models, verbose=False)
+
+
+def test_max_units_and_run_overrides_are_checked(tmp_path):
+    recipe = _recipe(tmp_path, n=1)
+    with pytest.raises(RecipeError, match="--max-units"):
+        run_recipe(recipe, tmp_path / "o", max_units=0, verbose=False)
+    with pytest.raises(RecipeError, match="global NumPy random state"):
+        run_recipe(recipe, tmp_path / "o", backend="threading", n_jobs=2, verbose=False)
+    res = run_recipe(recipe, tmp_path / "o", max_units=1, models_dir=tmp_path / "m", verbose=False)
+    assert sum(p["units_done"] for p in res["summary"]["data"]) == 1
 
 
 def test_dask_backend_gives_the_same_results(tmp_path):
@@ -136,12 +206,11 @@ def test_dask_backend_gives_the_same_results(tmp_path):
     pytest.importorskip("dask.distributed", reason="the dask backend needs `pip install dask[distributed]`")
 
     def results(out):
-        with ResultStore(out / "results.sqlite") as store:
-            return {key: (p["min_l2"], p["success"], p["queries"]) for key, _run, p in store.rows()}
+        return {k: (json.loads(p)["min_l2"], json.loads(p)["queries"]) for k, (_, p) in
+                _rows(out / "digits" / "results.sqlite").items()}
 
-    recipe = _recipe(tmp_path, n=2, restarts=1, iters=3)
+    recipe = validate_recipe(__import__("tomllib").loads(RECIPE.format(n=2, restarts=1, iters=3)))
     local, cluster = tmp_path / "local", tmp_path / "dask"
     run_recipe(recipe, local, models_dir=tmp_path / "m", n_jobs=1, backend="loky", verbose=False)
-    summary = run_recipe(recipe, cluster, models_dir=tmp_path / "m", n_jobs=2, backend="dask", verbose=False)
-    assert summary["units_done"] == 2 * 2  # 2 models x 2 points
-    assert results(cluster) == results(local)
+    run_recipe(recipe, cluster, models_dir=tmp_path / "m", n_jobs=2, backend="dask", verbose=False)
+    assert results(cluster) == results(local) and len(results(local)) == 4
