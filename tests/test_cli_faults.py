@@ -302,7 +302,7 @@ def test_other_commands_share_the_one_line_errors(homes, capsys):
 def test_warnings_and_broken_pipes_stay_quiet_one_liners(capsys):
     import warnings
 
-    from scd_plugins.cli import run_main
+    from scd_plugins._cli_errors import run_main
 
     def warns(_):
         warnings.warn("rebuilding the prepared-data cache:\n  x.npz is truncated", UserWarning)

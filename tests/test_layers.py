@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = {
     "scd_plugins.registry": ("registry", 0), "scd_plugins.engine": ("engine", 0),
     "scd_plugins._compat": ("compat", 0), "scd_plugins._version": ("version", 0), "pipelines": ("pipelines", 0),
+    "scd_plugins._cli_errors": ("cli_errors", 0),
     "scd_plugins.estimators": ("estimators", 1), "scd_plugins.io": ("estimators", 1),
     "scd_plugins": ("estimators", 1),
     "scd_plugins.art": ("art", 2), "scd_plugins.textattack": ("textattack", 2),

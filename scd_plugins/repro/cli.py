@@ -43,7 +43,7 @@ def _list() -> int:
 
 def main(argv=None) -> int:
     """Entry point: user errors are one line on stderr and status 2 (SCD_DEBUG=1: the traceback)."""
-    from scd_plugins.cli import run_main
+    from scd_plugins._cli_errors import run_main
 
     return run_main("scd-repro", _main, argv)
 

@@ -31,7 +31,7 @@ def install_hook(target=None) -> Path:
 
 def main(argv=None):
     """Entry point: user errors are one line on stderr and status 2 (SCD_DEBUG=1: the traceback)."""
-    from scd_plugins.cli import run_main
+    from scd_plugins._cli_errors import run_main
 
     return run_main("scd-textattack", _main, argv)
 
