@@ -14,6 +14,7 @@ MODELS: dict[str, str] = {
     "scd01bnn": "scd_plugins.estimators:SCD01BNNClassifier",
     "scdcebnn": "scd_plugins.estimators:SCDCEBNNClassifier",
     "mlp": "scd_plugins.estimators:MLPEnsembleClassifier",
+    "bnn": "scd_plugins.estimators:BNNEnsembleClassifier",
     "rf": "scd_plugins.estimators:RandomForestBaseline",
 }
 
