@@ -78,6 +78,17 @@ def glorot_uniform(rs: np.random.RandomState, fan_in: int, fan_out: int) -> np.n
     return rs.uniform(-bound, bound, (fan_in, fan_out))
 
 
+def bnn_forward(Xb, W1, W2, beta, approx_sign, ste_sign):
+    """Training-mode forward pass of stacked members: Xb (R, b, d) -> logits (R, b, k), and the batch
+    mean and variance (R, 1, h) that BatchNorm normalised with."""
+    import torch
+
+    z = torch.bmm(Xb, ste_sign(W1))                                           # (R, b, h)
+    mu, v = z.mean(dim=1, keepdim=True), z.var(dim=1, unbiased=False, keepdim=True)
+    a = approx_sign((z - mu) / torch.sqrt(v + BN_EPSILON) + beta)
+    return torch.bmm(a, ste_sign(W2)), mu, v
+
+
 def _adam_step(params, grads, moments, step, lr, b1=0.9, b2=0.999):
     """One Adam step in Keras' form (bias correction folded into the step size, epsilon outside the root).
     Elementwise, so stacked members stay independent. (torch.optim is avoided: it imports the compiler
@@ -115,8 +126,8 @@ def train_bnns(X, y, n_classes, seeds, *, hidden_units=20, learning_rate=1e-3, b
     params = (W1, W2, beta)
     moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
     step = 0
-    Xt = torch.as_tensor(X, dtype=dtype, device=device)
-    yt = torch.as_tensor(y, dtype=torch.int64, device=device)
+    Xt = torch.tensor(X, dtype=dtype, device=device)       # a copy: X may be a read-only memory map
+    yt = torch.tensor(y, dtype=torch.int64, device=device)
     buf = torch.empty(R * B, d, dtype=dtype, device=device)
 
     for _ in tqdm(range(max_iter), desc="BNN epochs", disable=not progress):
@@ -125,10 +136,7 @@ def train_bnns(X, y, n_classes, seeds, *, hidden_units=20, learning_rate=1e-3, b
             rows = idx[:, start:start + B]
             b = rows.shape[1]
             Xb = torch.index_select(Xt, 0, rows.reshape(-1), out=buf[:R * b]).view(R, b, d)
-            z = torch.bmm(Xb, ste_sign(W1))                                   # (R, b, h)
-            mu, v = z.mean(dim=1, keepdim=True), z.var(dim=1, unbiased=False, keepdim=True)
-            a = approx_sign((z - mu) / torch.sqrt(v + BN_EPSILON) + beta)
-            logits = torch.bmm(a, ste_sign(W2))                               # (R, b, k)
+            logits, mu, v = bnn_forward(Xb, W1, W2, beta, approx_sign, ste_sign)
             loss = torch.nn.functional.cross_entropy(logits.reshape(R * b, k), yt[rows].reshape(-1),
                                                      reduction="sum") / b    # sum over members of batch means
             grads = torch.autograd.grad(loss, params)

@@ -43,7 +43,7 @@ def _sklearn_mlp(seed, p):
 
 
 def _fit_one_sklearn(X, y, seed, p):
-    mlp = _sklearn_mlp(seed, p)
+    mlp = _sklearn_mlp(seed, {**p, "batch_size": min(p["batch_size"], len(X))})   # sklearn's "auto": min(200, n)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)   # the paper trains a fixed budget, converged or not
         mlp.fit(X, y)
@@ -99,8 +99,8 @@ def train_sgd_mlps(X, Y, seeds, *, hidden_units=20, learning_rate_init=0.01, mom
     inits = [glorot_logistic_init(rs, d, hidden_units, o) for rs in rngs]
     params = [torch.as_tensor(np.stack([p[k] for p in inits]), dtype=dtype, device=device) for k in range(4)]
     velocity = [torch.zeros_like(p) for p in params]
-    Xt = torch.as_tensor(X, dtype=dtype, device=device)
-    Yt = torch.as_tensor(Y, dtype=dtype, device=device)
+    Xt = torch.tensor(X, dtype=dtype, device=device)       # a copy: X may be a read-only memory map
+    Yt = torch.tensor(Y, dtype=dtype, device=device)
     eps = torch.finfo(dtype).eps
 
     result = [np.empty((R,) + tuple(p.shape[1:])) for p in params]
