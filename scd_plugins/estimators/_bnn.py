@@ -30,7 +30,7 @@ BN_MOMENTUM = 0.99       # Keras BatchNormalization defaults (larq models use th
 BN_EPSILON = 1e-3
 ADAM_EPSILON = 1e-7      # Keras Adam default
 
-_BNN_ARRAYS = ("member_seeds_", "hidden_sign_", "bn_mean_", "bn_var_", "bn_beta_", "out_sign_")
+_BNN_ARRAYS = ("member_seeds_", "n_iter_", "hidden_sign_", "bn_mean_", "bn_var_", "bn_beta_", "out_sign_")
 
 
 def sign(x):
@@ -200,6 +200,7 @@ class BNNEnsembleClassifier(EnsembleClassifier):
                                                  max_iter=self.max_iter, device=resolve_device(self.device),
                                                  progress=self.verbose)
         self.member_seeds_ = np.asarray(seeds, dtype=np.int64)
+        self.n_iter_ = np.full(len(seeds), self.max_iter, dtype=np.int64)   # epochs run (a fixed budget)
         self.hidden_sign_ = sign(W1).astype(np.int8)          # (R, d, h) binary weights
         self.out_sign_ = sign(W2).astype(np.int8)             # (R, h, k)
         self.bn_beta_, self.bn_mean_, self.bn_var_ = beta, mean, var
@@ -265,4 +266,5 @@ class BNNEnsembleClassifier(EnsembleClassifier):
         est.bn_var_ = expect_array(arrays, "bn_var_", dtype=np.float64, shape=(r, h), low=0)
         est.bn_beta_ = expect_array(arrays, "bn_beta_", dtype=np.float64, shape=(r, h))
         est.member_seeds_ = expect_array(arrays, "member_seeds_", dtype=np.int64, shape=(r,))
+        est.n_iter_ = expect_array(arrays, "n_iter_", dtype=np.int64, shape=(r,), low=0)
         return est
