@@ -2,7 +2,7 @@
 
 Prints a table (model, data, members, epochs, seconds, test accuracy, the paper's accuracy where it has
 one) and writes benchmarks/results/baselines.json (or --out). Every model has one row function in `ROWS`
-(name -> function(data, args) -> list of row dicts); add a model by adding a function there.
+(name -> generator function(data, args) yielding row dicts); add a model by adding a function there.
 
 - mlp: one scikit-learn MLPClassifier fit (the paper's member), the batched torch ensemble of --members
   (target: 100 members in <= 5 min on 2 cores, <= 35 x one scikit-learn fit measured in the same run), the
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -86,18 +87,17 @@ def mlp_rows(data, args):
 
     Xtr, ytr, Xte, yte, shape = data
     epochs = args.epochs or 200
-    rows = []
     one = MLPEnsembleClassifier(n_estimators=1, max_iter=epochs, solver="sklearn", random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         one, t_one = timed_fit(one, Xtr, ytr)
-    rows.append(row("mlp (sklearn, 1 fit)", args.spec, 1, int(one.n_iter_[0]), t_one, one.score(Xte, yte)))
+    yield row("mlp (sklearn, 1 fit)", args.spec, 1, int(one.n_iter_[0]), t_one, one.score(Xte, yte))
     fast, t_fast = timed_fit(MLPEnsembleClassifier(n_estimators=args.members, max_iter=epochs, random_state=0,
                                                    verbose=args.verbose), Xtr, ytr)
-    rows.append(row("mlp", args.spec, args.members, int(fast.n_iter_.max()), t_fast, fast.score(Xte, yte),
-                    f"batched torch; {t_fast / t_one:.1f} x one sklearn fit "
-                    f"(epochs run per member: {int(fast.n_iter_.min())}-{int(fast.n_iter_.max())})",
-                    ratio_to_one_sklearn_fit=round(t_fast / t_one, 2)))
+    yield row("mlp", args.spec, args.members, int(fast.n_iter_.max()), t_fast, fast.score(Xte, yte),
+              f"batched torch; {t_fast / t_one:.1f} x one sklearn fit "
+              f"(epochs run per member: {int(fast.n_iter_.min())}-{int(fast.n_iter_.max())})",
+              ratio_to_one_sklearn_fit=round(t_fast / t_one, 2))
     m = min(args.sklearn_members, args.members)
     if m:
         exact, t_exact = timed_fit(MLPEnsembleClassifier(n_estimators=m, max_iter=epochs, solver="sklearn",
@@ -112,11 +112,10 @@ def mlp_rows(data, args):
             extra = {"hsj_points": right.tolist(), "hsj_min_l2_torch": per_fast, "hsj_min_l2_sklearn": per_exact,
                      "hsj_mean_min_l2_torch": l2_fast, "hsj_mean_min_l2_sklearn": l2_exact}
         note = f"same seeds as the first {m} torch members; test labels agree on {100 * agree:.1f}%"
-        rows.append(row("mlp (sklearn solver)", args.spec, m, int(exact.n_iter_.max()), t_exact,
-                        exact.score(Xte, yte), note, **extra))
-        rows.append(row(f"mlp (torch, first {m})", args.spec, m, int(same.n_iter_.max()), None,
-                        same.score(Xte, yte), "sub-ensemble of the batched run"))
-    return rows
+        yield row("mlp (sklearn solver)", args.spec, m, int(exact.n_iter_.max()), t_exact,
+                  exact.score(Xte, yte), note, **extra)
+        yield row(f"mlp (torch, first {m})", args.spec, m, int(same.n_iter_.max()), None,
+                  same.score(Xte, yte), "sub-ensemble of the batched run")
 
 
 def bnn_rows(data, args):
@@ -127,8 +126,8 @@ def bnn_rows(data, args):
     bnn, t = timed_fit(BNNEnsembleClassifier(n_estimators=args.members, max_iter=epochs, random_state=0,
                                              verbose=args.verbose), Xtr, ytr)
     singles = [bnn.sub_ensemble([j]).score(Xte, yte) for j in range(min(bnn.n_members_, 10))]
-    return [row("bnn", args.spec, args.members, epochs, t, bnn.score(Xte, yte),
-                f"batched torch; single members {100 * np.mean(singles):.1f}% on average")]
+    yield row("bnn", args.spec, args.members, epochs, t, bnn.score(Xte, yte),
+              f"batched torch; single members {100 * np.mean(singles):.1f}% on average")
 
 
 ROWS = {"mlp": mlp_rows, "bnn": bnn_rows}
@@ -159,6 +158,15 @@ def main(argv=None):
         parser.error(f"unknown models {unknown}; known: {sorted(ROWS)}")
     torch.set_num_threads(args.threads)
     rows = []
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def write():                   # after every row, so a long run that is stopped keeps what it measured
+        meta = {"cpus": os.cpu_count(), "platform": platform.platform(), "threads": args.threads}
+        out.write_text(json.dumps({"rows": rows, "args": {k: v for k, v in vars(args).items() if k != "spec"},
+                                   "machine": meta}, indent=2))
+
+    fmt = lambda v, f: "-" if v is None else format(v, f)
     print(f"{'model':<24} {'data':<12} {'members':>7} {'epochs':>6} {'seconds':>9} {'acc %':>7} {'paper':>6}  note")
     with threadpool_limits(limits=args.threads, user_api="blas"):
         for spec in args.data or ["fmnist:2,4"]:
@@ -167,15 +175,10 @@ def main(argv=None):
             for model in models:
                 for r in ROWS[model](data, args):
                     rows.append(r)
-                    fmt = lambda v, f: "-" if v is None else format(v, f)
+                    write()
                     print(f"{r['model']:<24} {r['data']:<12} {r['members']:>7} {fmt(r['epochs'], 'd'):>6} "
                           f"{fmt(r['seconds'], '.1f'):>9} {fmt(r['test_acc'], '.2f'):>7} "
                           f"{fmt(r['paper_acc'], ''):>6}  {r['note']}", flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"rows": rows, "args": {k: v for k, v in vars(args).items() if k != "spec"},
-                               "machine": {"cpus": __import__("os").cpu_count(), "platform": platform.platform(),
-                                           "torch_threads": args.threads}}, indent=2))
     print(f"wrote {out}")
     return rows
 
