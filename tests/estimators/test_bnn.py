@@ -8,6 +8,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from scd_plugins import load
 from scd_plugins.estimators import BNNEnsembleClassifier
 from scd_plugins.estimators._bnn import BN_EPSILON, _autograd_signs, bnn_forward, train_bnns
+from scd_plugins.estimators._mlp import torch_threads
 from scd_plugins.io import ModelFileError
 from scd_plugins.registry import estimator_class, model_class
 
@@ -84,8 +85,9 @@ def test_learns_and_batching_does_not_change_a_member(bnn38, digits38):
     X, y = digits38
     assert bnn38.score(X[250:], y[250:]) > 0.85
     codes = (y[:250] == bnn38.classes_[1]).astype(np.int64)
-    W1, W2, beta, mean, var = train_bnns(X[:250].astype(np.float64), codes, 2, [int(bnn38.member_seeds_[1])],
-                                         max_iter=30)
+    with torch_threads(1):                                            # as the fixture trained
+        W1, W2, beta, mean, var = train_bnns(X[:250].astype(np.float64), codes, 2, [int(bnn38.member_seeds_[1])],
+                                             max_iter=30)
     np.testing.assert_array_equal(np.where(W1[0] >= 0, 1, -1), bnn38.hidden_sign_[1])
     np.testing.assert_array_equal(np.where(W2[0] >= 0, 1, -1), bnn38.out_sign_[1])
     np.testing.assert_allclose(mean[0], bnn38.bn_mean_[1], rtol=1e-5, atol=1e-5)

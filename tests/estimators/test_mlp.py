@@ -12,7 +12,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from scd_plugins import load
 from scd_plugins.estimators import MLPEnsembleClassifier
-from scd_plugins.estimators._mlp import train_sgd_mlps
+from scd_plugins.estimators._mlp import torch_threads, train_sgd_mlps
 from scd_plugins.io import ModelFileError, save
 from scd_plugins.registry import estimator_class, model_class
 
@@ -62,7 +62,8 @@ def test_batching_does_not_change_a_member(digits38):
     X, y = digits38
     ens = MLPEnsembleClassifier(n_estimators=4, max_iter=15, random_state=3, n_jobs=1).fit(X, y)
     Y = (y == ens.classes_[1]).astype(np.float64)[:, None]
-    alone = train_sgd_mlps(X.astype(np.float64), Y, [int(ens.member_seeds_[2])], max_iter=15)
+    with torch_threads(1):                                            # as the ensemble trained
+        alone = train_sgd_mlps(X.astype(np.float64), Y, [int(ens.member_seeds_[2])], max_iter=15)
     for got, want in zip((ens.coef_hidden_[2], ens.intercept_hidden_[2], ens.coef_out_[2], ens.intercept_out_[2]),
                          alone[:4]):
         np.testing.assert_allclose(got, want[0], rtol=0, atol=1e-6)     # float32 products, blocked differently
