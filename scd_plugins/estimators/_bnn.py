@@ -35,7 +35,11 @@ _BNN_ARRAYS = ("member_seeds_", "n_iter_", "hidden_sign_", "bn_mean_", "bn_var_"
 
 def sign(x):
     """Sign with sign(0) = +1 (larq's convention), as +-1 of x's dtype (NumPy or torch)."""
-    return (x >= 0) * 2.0 - 1.0 if isinstance(x, np.ndarray) else (x >= 0).to(x.dtype) * 2 - 1
+    if isinstance(x, np.ndarray):
+        return (x >= 0) * 2.0 - 1.0
+    import torch
+
+    return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)           # two passes: a training step does this often
 
 
 def approx_sign_grad(x):
@@ -43,8 +47,10 @@ def approx_sign_grad(x):
     return (2 - 2 * x.abs()) * (x.abs() <= 1)
 
 
-def _autograd_signs():
-    """The two sign functions with their larq gradients, as torch autograd functions."""
+def _autograd_signs(clipped=False):
+    """The two sign functions with their larq gradients, as torch autograd functions. `clipped`: the weights
+    are known to lie in [-1, 1] (training clips them after every step, and the initialisation is inside), so
+    ste_sign's mask is all ones and is skipped."""
     import torch
 
     class ApproxSign(torch.autograd.Function):
@@ -66,6 +72,8 @@ def _autograd_signs():
 
         @staticmethod
         def backward(ctx, grad):
+            if clipped:
+                return grad
             (w,) = ctx.saved_tensors
             return grad * (w.abs() <= 1)
 
@@ -94,10 +102,10 @@ def _adam_step(params, grads, moments, step, lr, b1=0.9, b2=0.999):
     Elementwise, so stacked members stay independent. (torch.optim is avoided: it imports the compiler
     stack, seconds per process.)"""
     lr_t = lr * np.sqrt(1 - b2 ** step) / (1 - b1 ** step)
-    for p, g, (m, v) in zip(params, grads, moments):
-        m.mul_(b1).add_(g, alpha=1 - b1)
+    for p, g, (m, v) in zip(params, grads, moments):      # in place, few passes over the (R, d, h) weights
+        m.lerp_(g, 1 - b1)
         v.mul_(b2).addcmul_(g, g, value=1 - b2)
-        p.sub_(lr_t * m / (v.sqrt() + ADAM_EPSILON))
+        p.addcdiv_(m, v.sqrt().add_(ADAM_EPSILON), value=-lr_t)
 
 
 def train_bnns(X, y, n_classes, seeds, *, hidden_units=20, learning_rate=1e-3, batch_size=64, max_iter=100,
@@ -111,7 +119,7 @@ def train_bnns(X, y, n_classes, seeds, *, hidden_units=20, learning_rate=1e-3, b
     import torch
     from tqdm.auto import tqdm
 
-    approx_sign, ste_sign = _autograd_signs()
+    approx_sign, ste_sign = _autograd_signs(clipped=True)
     dtype = torch.float32 if dtype is None else dtype
     n, d = X.shape
     R, h, k = len(seeds), hidden_units, n_classes

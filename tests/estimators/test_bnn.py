@@ -36,6 +36,9 @@ def test_sign_gradients_are_larqs():
     np.testing.assert_allclose(g.numpy(), expected, rtol=0, atol=1e-15)
     (g,) = torch.autograd.grad((ste_sign(x) * c).sum(), x)
     np.testing.assert_allclose(g.numpy(), [c_ if abs(v) <= 1 else 0.0 for v, c_ in zip(x.tolist(), c.tolist())])
+    inside = x.detach()[2:8].clone().requires_grad_(True)          # training's variant, for weights in [-1, 1]
+    (g_in,) = torch.autograd.grad((_autograd_signs(clipped=True)[1](inside) * c[2:8]).sum(), inside)
+    np.testing.assert_array_equal(g_in.numpy(), c[2:8].numpy())
 
 
 def test_network_gradient_matches_the_chain_rule(digits38):
