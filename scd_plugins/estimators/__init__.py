@@ -1,6 +1,7 @@
 """scikit-learn estimators: the four SCD families and the paper's baselines, all on one ensemble
 contract (`EnsembleClassifier`, see `_ensemble.py`)."""
 from scd_plugins.estimators._base import SCDClassifierBase
+from scd_plugins.estimators._bnn import BNNEnsembleClassifier
 from scd_plugins.estimators._ensemble import EnsembleClassifier, member_indices, member_seeds
 from scd_plugins.estimators._forest import RandomForestBaseline
 from scd_plugins.estimators._mlp import MLPEnsembleClassifier
@@ -13,4 +14,4 @@ from scd_plugins.estimators._scd import (
 
 __all__ = ["EnsembleClassifier", "member_indices", "member_seeds", "SCDClassifierBase", "SCD01Classifier",
            "SCDCEClassifier", "SCD01BNNClassifier", "SCDCEBNNClassifier", "MLPEnsembleClassifier",
-           "RandomForestBaseline"]
+           "BNNEnsembleClassifier", "RandomForestBaseline"]

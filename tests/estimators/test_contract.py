@@ -17,7 +17,8 @@ FAST = {
     "scdce": dict(n_votes=3, iterations=40),
     "scd01bnn": dict(n_votes=3, iterations=60),
     "scdcebnn": dict(n_votes=3, iterations=60),
-    "mlp": dict(n_estimators=3, max_iter=30),
+    "mlp": dict(n_estimators=3, max_iter=30, n_jobs=1),
+    "bnn": dict(n_estimators=3, max_iter=30, n_jobs=1),
     "rf": dict(n_estimators=4),
 }
 
