@@ -15,6 +15,10 @@ MODELS: dict[str, str] = {
     "scdcebnn": "scd_plugins.estimators:SCDCEBNNClassifier",
     "mlp": "scd_plugins.estimators:MLPEnsembleClassifier",
     "rf": "scd_plugins.estimators:RandomForestBaseline",
+    "lenet": "scd_plugins.estimators:LeNetEnsembleClassifier",
+    "resnet50": "scd_plugins.estimators:ResNet50EnsembleClassifier",
+    "cnn1d": "scd_plugins.estimators:CNN1DEnsembleClassifier",
+    "wordcnn": "scd_plugins.estimators:WordCNNClassifier",
 }
 
 #: Class name stored in a model file -> import path (derived: one line per family above).
