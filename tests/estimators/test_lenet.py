@@ -66,9 +66,9 @@ def test_hop_skip_jump_through_art_changes_labels(lenet, digits38):
     from scd_plugins.art import as_label_only
 
     X, _ = digits38
-    x = X[260:264].reshape(-1, *SHAPE)
+    x = X[260:263].reshape(-1, *SHAPE)
     victim = as_label_only(lenet, input_shape=SHAPE, clip_values=(0.0, 1.0))
     np.random.seed(0)
-    x_adv = HopSkipJump(victim, targeted=False, max_iter=5, max_eval=200, init_eval=20, verbose=False).generate(x)
+    x_adv = HopSkipJump(victim, targeted=False, max_iter=2, max_eval=50, init_eval=10, verbose=False).generate(x)
     assert x_adv.shape == x.shape and x_adv.min() >= 0.0 and x_adv.max() <= 1.0
-    assert np.mean(lenet.predict(x_adv.reshape(len(x), -1)) != lenet.predict(x.reshape(len(x), -1))) >= 0.75
+    assert np.mean(lenet.predict(x_adv.reshape(len(x), -1)) != lenet.predict(x.reshape(len(x), -1))) >= 2 / 3
