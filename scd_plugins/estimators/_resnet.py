@@ -84,13 +84,17 @@ class ResNet50EnsembleClassifier(ImageInputs, TorchEnsembleClassifier):
 
     Inputs are flattened HWC rows of `input_shape` (None: square, one channel). Adam lr 1e-3, batch 64.
     validation_fraction=0.2 (default) is the authors' skorch default split (members see 80% of the
-    training set); 0.0 trains on all of it.
+    training set); 0.0 trains on all of it. bn_recalibration=True recomputes each member's BatchNorm
+    running statistics after training as exact averages over the training data ("precise BN"); off by
+    default (the paper's training), useful after very short training, whose running averages still
+    reflect the first batches.
     """
 
     batched_members = False
 
     def __init__(self, *, n_estimators=10, input_shape=None, max_iter=100, batch_size=64, learning_rate=1e-3,
-                 validation_fraction=0.2, voting="soft", random_state=None, device="auto", verbose=False):
+                 validation_fraction=0.2, voting="soft", bn_recalibration=False, random_state=None, device="auto",
+                 verbose=False):
         self.n_estimators = n_estimators
         self.input_shape = input_shape
         self.max_iter = max_iter
@@ -98,6 +102,7 @@ class ResNet50EnsembleClassifier(ImageInputs, TorchEnsembleClassifier):
         self.learning_rate = learning_rate
         self.validation_fraction = validation_fraction
         self.voting = voting
+        self.bn_recalibration = bn_recalibration
         self.random_state = random_state
         self.device = device
         self.verbose = verbose

@@ -128,8 +128,26 @@ def stacked_linear(h, weight, bias):
     return torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
 
 
+def _recalibrate_bn(net, X, batch_size, embed):
+    """Running statistics = the exact mean over training batches (momentum None), final weights."""
+    import torch
+
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    net.train()
+    with torch.no_grad():
+        for start in range(0, len(X), batch_size):
+            net(embed(X[start:start + batch_size]))
+    for m, momentum in zip(norms, saved):
+        m.momentum = momentum
+
+
 def train_members(make_member, seeds, X, y, *, epochs: int, batch_size: int, lr: float, device,
-                  forward=None, embed=None, verbose: bool = False, desc: str = "train"):
+                  forward=None, embed=None, verbose: bool = False, desc: str = "train",
+                  recalibrate_bn: bool = False):
     """Train one network per seed on (X, y) with Adam; returns (params, buffers, loss_curve).
 
     make_member(): a fresh network (its init drawn from torch's global RNG, seeded per member here).
@@ -139,6 +157,8 @@ def train_members(make_member, seeds, X, y, *, epochs: int, batch_size: int, lr:
     y: int64 tensor (n,) of class indices. Member r shuffles with np.random.default_rng(seeds[r]) each epoch
     and draws dropout masks from torch.Generator seeded by seeds[r]. params / buffers: dicts of stacked CPU
     tensors (R, ...) keyed like the member's state dict; loss_curve: (R, epochs) mean training loss.
+    recalibrate_bn (members one after the other only): after training, BatchNorm running statistics are
+    recomputed as exact averages over one pass of the training data with the final weights.
     """
     import torch
     from torch.func import stack_module_state
@@ -170,6 +190,8 @@ def train_members(make_member, seeds, X, y, *, epochs: int, batch_size: int, lr:
                     loss.backward()
                     opt.step()
                     losses[r, epoch] += loss.item() * len(idx) / n
+            if recalibrate_bn:
+                _recalibrate_bn(net, X, batch_size, embed)
             states.append({k: v.detach().cpu() for k, v in net.state_dict().items()})
         params = {k: torch.stack([s[k] for s in states]) for k, _ in net.named_parameters()}
         buffers = {k: torch.stack([s[k] for s in states]) for k, _ in net.named_buffers()}
@@ -246,6 +268,7 @@ class TorchEnsembleClassifier(EnsembleClassifier):
         "random_state": ["random_state"],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
         "verbose": ["boolean"],
+        "bn_recalibration": ["boolean"],
     }
 
     # ----- family hooks --------------------------------------------------------------------------------
@@ -308,7 +331,8 @@ class TorchEnsembleClassifier(EnsembleClassifier):
         return train_members(self._builder(), seeds, X_t, y_t, epochs=self.max_iter,
                              batch_size=self.batch_size, lr=self.learning_rate, device=device,
                              forward=self._stacked_forward(), embed=self._embed(), verbose=self.verbose,
-                             desc=type(self).__name__)
+                             desc=type(self).__name__,
+                             recalibrate_bn=bool(getattr(self, "bn_recalibration", False)))
 
     # ----- prediction ----------------------------------------------------------------------------------
     def _member_proba_inputs(self, Xa):
@@ -428,9 +452,13 @@ class ImageInputs:
     def _inputs(self, X, reset):
         from scd_plugins._compat import validate_data
 
+        shape = None
+        if getattr(X, "ndim", 2) == 4:                     # (n, H, W, C) images: flattened HWC rows
+            shape = tuple(int(s) for s in X.shape[1:])
+            X = np.asarray(X).reshape(len(X), -1)
         if reset:
             X = validate_data(self, X, dtype=np.float32)
-            h, w, c = image_shape(self.input_shape, X.shape[1])
+            h, w, c = image_shape(self.input_shape if self.input_shape is not None else shape, X.shape[1])
             self._net_spec_ = {"height": h, "width": w, "channels": c}
         else:
             check_is_fitted(self, "params_")
