@@ -24,7 +24,7 @@ FAST = {
     # ResNet-50 on a CPU: 2 members, 1 epoch on 64 digits (its learning is asserted in test_resnet.py).
     "resnet50": dict(n_estimators=2, max_iter=1, batch_size=32, input_shape=(8, 8, 1), device="cpu"),
     # WordCNN reads raw text: it is fitted on MR sentences instead of digits (see `_split`).
-    "wordcnn": dict(n_estimators=3, max_iter=4, device="cpu"),
+    "wordcnn": dict(n_estimators=2, max_iter=3, max_length=40, device="cpu"),
 }
 #: Families whose contract runs on fewer rows (train, test) and without the accuracy floor.
 SMALL = {"resnet50": (64, 24)}
@@ -42,7 +42,7 @@ def digits38_split():
 
 @pytest.fixture(scope="module")
 def mr_split():
-    """2000 / 400 MR sentences (raw text) for families with input_kind = "text"."""
+    """1500 / 300 MR sentences (raw text) for families with input_kind = "text"."""
     import gzip
     import os
     from pathlib import Path
@@ -57,7 +57,7 @@ def mr_split():
     order = np.random.default_rng(0).permutation(len(rows))
     texts = [rows[i][1] for i in order]
     labels = np.array([("negative", "positive")[int(rows[i][0])] for i in order])
-    return texts[:2000], labels[:2000], texts[2000:2400], labels[2000:2400]
+    return texts[:1500], labels[:1500], texts[1500:1800], labels[1500:1800]
 
 
 def _split(name, request):
