@@ -5,6 +5,10 @@ from scd_plugins.estimators._bnn import BNNEnsembleClassifier
 from scd_plugins.estimators._ensemble import EnsembleClassifier, member_indices, member_seeds
 from scd_plugins.estimators._forest import RandomForestBaseline
 from scd_plugins.estimators._mlp import MLPEnsembleClassifier
+from scd_plugins.estimators._cnn1d import CNN1DEnsembleClassifier
+from scd_plugins.estimators._lenet import LeNetEnsembleClassifier
+from scd_plugins.estimators._resnet import ResNet50EnsembleClassifier
+from scd_plugins.estimators._wordcnn import WordCNNClassifier
 from scd_plugins.estimators._scd import (
     SCD01BNNClassifier,
     SCD01Classifier,
@@ -14,4 +18,5 @@ from scd_plugins.estimators._scd import (
 
 __all__ = ["EnsembleClassifier", "member_indices", "member_seeds", "SCDClassifierBase", "SCD01Classifier",
            "SCDCEClassifier", "SCD01BNNClassifier", "SCDCEBNNClassifier", "MLPEnsembleClassifier",
-           "BNNEnsembleClassifier", "RandomForestBaseline"]
+           "BNNEnsembleClassifier", "RandomForestBaseline", "LeNetEnsembleClassifier", "ResNet50EnsembleClassifier",
+           "CNN1DEnsembleClassifier", "WordCNNClassifier"]
