@@ -8,6 +8,7 @@ from scd_plugins.attacks._protocols import (
     ATTACKS,
     MinL2Result,
     TransferRow,
+    check_backend,
     draw_initial,
     ensemble_size_curve,
     make_attack,
@@ -21,5 +22,5 @@ from scd_plugins.attacks._protocols import (
 )
 from scd_plugins.attacks._rays import RayS
 
-__all__ = ["RayS", "ATTACKS", "MinL2Result", "TransferRow", "draw_initial", "make_attack", "min_l2", "min_l2_point",
+__all__ = ["RayS", "ATTACKS", "MinL2Result", "TransferRow", "check_backend", "draw_initial", "make_attack", "min_l2", "min_l2_point",
            "transfer_row", "transfer_matrix", "transfer_probability", "ensemble_size_curve", "sweep", "n_members"]
