@@ -208,37 +208,42 @@ class SubstituteAttack(EvasionAttack):
         return fgsm.generate(x, y=y).astype(np.float32)
 
 
-def gaussian_like(x, l2, rng, clip_values=None, iterations=60):
-    """The "-GN" control: per row of `x`, a Gaussian direction scaled so that the perturbation, after
-    clipping to clip_values, has L2 norm `l2[i]` (bisection on the scale; where even saturating every
-    coordinate falls short, the largest reachable). Returns the noisy inputs, same shape as x."""
+def gaussian_like(x, l2, rng, clip_values=None):
+    """The "-GN" control: per row of `x`, a Gaussian direction g scaled so that the perturbation, after
+    clipping to clip_values, has L2 norm `l2[i]`; where even saturating every coordinate falls short, the
+    largest reachable. Returns the noisy inputs, same shape as x.
+
+    The scale is solved exactly: coordinate j moves by min(s |g_j|, c_j), with c_j its distance to the box
+    edge that g_j points to, so the squared norm is piecewise quadratic in s between the sorted
+    saturation points c_j / |g_j|."""
     x = np.asarray(x, dtype=np.float32)
     n = len(x)
     flat = x.reshape(n, -1).astype(np.float64)
     target = np.asarray(l2, dtype=np.float64).reshape(n)
+    if np.any(target < 0) or not np.all(np.isfinite(target)):
+        raise ValueError("l2 must hold finite, non-negative distances")
     g = rng.standard_normal(flat.shape)
     g /= np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-300)
     if clip_values is None:
         return (flat + target[:, None] * g).astype(np.float32).reshape(x.shape)
     lo, hi = (float(v) for v in clip_values)
-
-    def norm_at(s):
-        return np.linalg.norm(np.clip(flat + s[:, None] * g, lo, hi) - flat, axis=1)
-
-    s_lo = np.zeros(n)
-    s_hi = target.copy()                     # clipping only shortens: the scale is at least the target
-    for _ in range(60):                      # grow until reached (or every coordinate saturates)
-        short = norm_at(s_hi) < target
-        if not short.any():
-            break
-        s_lo = np.where(short, s_hi, s_lo)
-        s_hi = np.where(short, 2.0 * s_hi, s_hi)
-    for _ in range(iterations):
-        mid = 0.5 * (s_lo + s_hi)
-        below = norm_at(mid) < target
-        s_lo = np.where(below, mid, s_lo)
-        s_hi = np.where(below, s_hi, mid)
-    return np.clip(flat + s_hi[:, None] * g, lo, hi).astype(np.float32).reshape(x.shape)
+    a = np.abs(g)
+    c = np.where(g > 0, hi - flat, flat - lo).clip(min=0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(a > 0, c / a, np.inf)                       # the scale at which coordinate j saturates
+    order = np.argsort(t, axis=1)
+    t, a2, c2 = (np.take_along_axis(v, order, axis=1) for v in (t, a ** 2, c ** 2))
+    sat = np.concatenate([np.zeros((n, 1)), np.cumsum(c2, axis=1)[:, :-1]], axis=1)   # saturated before k
+    free = np.cumsum(a2[:, ::-1], axis=1)[:, ::-1]                                      # still moving from k
+    with np.errstate(invalid="ignore"):
+        reach = np.where(np.isfinite(t), sat + free * t ** 2, np.inf)   # squared norm when k saturates
+    k = np.argmax(reach >= target[:, None] ** 2, axis=1)
+    found = reach[np.arange(n), k] >= target ** 2
+    rows = np.arange(n)
+    scale = np.sqrt(np.maximum(target ** 2 - sat[rows, k], 0.0) / np.maximum(free[rows, k], 1e-300))
+    finite_t = np.where(np.isfinite(t), t, 0.0)
+    scale = np.where(found, scale, finite_t.max(axis=1) * 2.0 + 1.0)  # out of reach: saturate every coordinate
+    return np.clip(flat + scale[:, None] * g, lo, hi).astype(np.float32).reshape(x.shape)
 
 
 def _label_indices(classes, y):
