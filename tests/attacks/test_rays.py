@@ -139,3 +139,22 @@ def test_early_stop_uses_the_clipped_distance_in_its_norm(recording_linear):
     out = strict.generate(x)
     assert not strict.success_[0] and strict.queries_[0] == 300            # eps not reached: budget spent
     assert model.predict(out)[0] != model.predict(x)[0]                    # the adversarial example is returned
+
+
+def test_binary_search_precision_is_on_the_rays_l2_length(linear_case):
+    # a CIFAR-sized linear model whose best sign direction is the first ray (all -1): after one binary search
+    # the L-inf radius is within tol / sqrt(d) of |w.x+b| / ||w||_1 (the old rule, tol on the radius, allowed
+    # 1e-3, i.e. 7% of this radius at the paper's min-L2 scale of 0.8 at d = 3072)
+    d = 3072
+    rng = np.random.default_rng(4)
+    w = rng.uniform(0.5, 1.5, size=d)
+    x = rng.uniform(0.3, 0.7, size=(1, d))
+    linf_true = 0.8 / np.sqrt(d)
+    model = type(linear_case[0])(w, -(x @ w)[0] + linf_true * w.sum()).fit()   # label 1 iff w.x + b > 0
+    assert model.predict(x)[0] == 1
+    attack = RayS(as_label_only(model, clip_values=(0.0, 1.0)), max_queries=100, verbose=False)
+    attack.generate(x.astype(np.float32))
+    err = attack.linf_[0] - linf_true
+    assert -1e-6 <= err <= 1e-3 / np.sqrt(d) * 1.01 + 1e-6, err
+    assert attack.linf_[0] / linf_true <= 1.005
+    assert attack.history_[0][0][0] <= 30                            # one linear-search query, then bisection
