@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ATTACKS", "MinL2Result", "TransferRow", "make_attack", "draw_initial", "project_to_boundary", "min_l2",
+__all__ = ["ATTACKS", "MinL2Result", "TransferRow", "check_backend", "make_attack", "draw_initial", "project_to_boundary", "min_l2",
            "min_l2_point",
            "transfer_row", "transfer_matrix", "transfer_probability", "ensemble_size_curve", "sweep", "n_members"]
 
@@ -64,6 +64,35 @@ def make_attack(name: str, victim, params: dict | None = None, seed: int | None 
     if params.get("targeted"):
         raise ValueError("the min-L2 protocol measures untargeted attacks: targeted must be False")
     return cls(victim, **params)
+
+
+# joblib backends whose workers are processes running one task at a time: ART's attacks draw from the global NumPy random
+# state, which each worker process owns alone, but which threads share (their draws interleave).
+_PROCESS_BACKENDS = ("loky", "multiprocessing", "sequential", "ray")
+
+
+def check_backend(backend, *, allow_threads: bool = False):
+    """The joblib backend name for an attack run, refused (or, with `allow_threads`, warned about) when it
+    is "threading": ART's attacks draw from the global `np.random` state, which the protocols seed before
+    each run; threads share that state, so the same seed would no longer give the same numbers.
+    None means joblib's default (loky, processes)."""
+    import warnings
+
+    if backend is None:
+        return None
+    if not isinstance(backend, str):
+        raise TypeError(f"backend must be a joblib backend name (str) or None, got {type(backend).__name__}")
+    name = backend.lower()
+    if name == "threading":
+        message = ("the 'threading' backend shares NumPy's global random state between attack runs (ART draws "
+                   "from it), so seeded results do not reproduce; use a process backend such as 'loky'")
+        if not allow_threads:
+            raise ValueError(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+    elif name not in _PROCESS_BACKENDS:
+        warnings.warn(f"backend {backend!r}: seeded reproducibility is only established for process backends "
+                      f"{_PROCESS_BACKENDS}", RuntimeWarning, stacklevel=2)
+    return name
 
 
 def draw_initial(predict_label, x, label, rng, clip_values, init_size=1000, chunk=100, tol=1e-3, pool=None):
@@ -215,11 +244,14 @@ def min_l2_point(estimator, x, *, index=0, attack="hsj", settings=None, restarts
             if init_ok:
                 attack_obj = make_attack(key, victim, p, seed=run_seed)
                 x_adv = attack_obj.generate(x[None], **kwargs)[0].astype(np.float32)
+                # ART's HopSkipJump hands back the original sample when its gradient estimate turns NaN
+                # (ART issue #307): an unchanged or non-finite output is a failed run, never distortion 0
+                usable = bool(np.all(np.isfinite(x_adv))) and not np.array_equal(x_adv, x)
                 label0 = np.argmax(victim.predict(x[None])[0])
-                if refine and predict_label(x_adv[None])[0] != label0:
+                if usable and refine and predict_label(x_adv[None])[0] != label0:
                     x_adv, _ = project_to_boundary(predict_label, x, x_adv, label0)
                 in_box = bool(np.all(x_adv >= lo - 1e-6) and np.all(x_adv <= hi + 1e-6))
-                fooled = bool(model_label(x_adv[None])[0] != clean) and in_box
+                fooled = usable and in_box and bool(model_label(x_adv[None])[0] != clean)
                 dist = float(np.linalg.norm((x_adv.astype(np.float64) - x).ravel())) if fooled else float("inf")
             else:
                 x_adv, fooled, dist = None, False, float("inf")

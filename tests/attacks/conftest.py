@@ -29,6 +29,24 @@ class LinearModel(ClassifierMixin, BaseEstimator):
         return (self.decision_function(X) > 0).astype(np.int64)
 
 
+class RecordingLinear(LinearModel):
+    """A linear model that keeps every batch it is asked to label (an attack's queries, in order)."""
+
+    def fit(self, X=None, y=None):
+        self.seen_ = []
+        return super().fit()
+
+    def predict_proba(self, X):
+        self.seen_.append(np.array(X, dtype=np.float64).reshape(len(X), -1))
+        return super().predict_proba(X)
+
+
+@pytest.fixture
+def recording_linear():
+    """Factory: a fitted `RecordingLinear(w, b)`."""
+    return lambda w, b: RecordingLinear(np.asarray(w, dtype=np.float64), b).fit()
+
+
 @pytest.fixture(scope="session")
 def linear_case():
     """A 32-d linear model and 3 points well inside [0, 1]^32 at different distances from the boundary."""
