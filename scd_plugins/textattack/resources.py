@@ -107,10 +107,12 @@ class NumpyUSE(SentenceEncoder):
     constraint is the same test on a close relative of the original encoder, not a re-tuned one.
     """
 
-    def __init__(self, threshold=0.840845057, metric="angular", threads=1, **kwargs):
+    def __init__(self, threshold=0.840845057, metric="angular", threads=1, cache=True, **kwargs):
         super().__init__(threshold=threshold, metric=metric, **kwargs)
         self.threads = threads
+        self.cache = cache
         self._use = None
+        self._embeddings: dict[str, np.ndarray] = {}
 
     @property
     def model(self):
@@ -122,11 +124,41 @@ class NumpyUSE(SentenceEncoder):
         return self._use
 
     def encode(self, sentences):
-        return torch.from_numpy(np.asarray(self.model.encode(list(sentences)), dtype=np.float32))
+        """(n, 512) float32 embeddings. With `cache`, each distinct string is encoded once per document:
+        TextAttack asks for the reference window once per candidate (50 times per swap step), and the
+        cache is cleared by `Attack.clear_cache` after every document, so a document's result does not
+        depend on the documents attacked before it."""
+        sentences = list(sentences)
+        if not self.cache:
+            return torch.from_numpy(np.asarray(self.model.encode(sentences), dtype=np.float32))
+        cache = self._embeddings
+        missing = list(dict.fromkeys(s for s in sentences if s not in cache))
+        if missing:
+            cache.update(zip(missing, np.asarray(self.model.encode(missing), dtype=np.float32)))
+        return torch.from_numpy(np.stack([cache[s] for s in sentences])) if sentences else torch.zeros((0, 512))
+
+    def clear_cache(self):
+        self._embeddings.clear()
+
+    def _check_constraint_many(self, transformed_texts, reference_text):
+        """With `cache`: the stock check without encoding the texts whose score it then overwrites with 1
+        (those shorter than the window when `skip_text_shorter_than_window`): the same kept texts and
+        `similarity_score`s, and no sentence-encoder work on short documents (most of MR)."""
+        if not (self.cache and self.window_size and self.skip_text_shorter_than_window):
+            return super()._check_constraint_many(transformed_texts, reference_text)
+        long_ones = [i for i, t in enumerate(transformed_texts) if len(t.words) >= self.window_size]
+        scores = torch.ones(len(transformed_texts))
+        if long_ones:
+            scores[long_ones] = self._score_list(reference_text, [transformed_texts[i] for i in long_ones])
+        for text, score in zip(transformed_texts, scores):
+            text.attack_attrs["similarity_score"] = score.item()
+        mask = (scores >= self.threshold).cpu().numpy().nonzero()
+        return np.array(transformed_texts)[mask]
 
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_use"] = None
+        state["_embeddings"] = {}
         return state
 
 
