@@ -85,7 +85,7 @@ def run_mode(mode, est, ds, docs, clock_parts=True):
     encoder.encode(["warm up the sentence encoder"])                      # load weights outside the timing
     clock = _Clock()
     if clock_parts:
-        encoder.model.encode = clock.wrap("sentence encoder", encoder.model.encode)
+        encoder.encode = clock.wrap("sentence encoder", encoder.encode)
         pos = next(c for c in attack.constraints if type(c).__name__ == "PatternPartOfSpeech")
         pos._tag = clock.wrap("POS tagger", pos._tag)
         attack.goal_function.model = clock.wrap("model (featurizer + estimator)", wrapper)

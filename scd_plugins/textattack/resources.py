@@ -113,6 +113,7 @@ class NumpyUSE(SentenceEncoder):
         self.cache = cache
         self._use = None
         self._embeddings: dict[str, np.ndarray] = {}
+        self._tokens = None
 
     @property
     def model(self):
@@ -134,11 +135,22 @@ class NumpyUSE(SentenceEncoder):
         cache = self._embeddings
         missing = list(dict.fromkeys(s for s in sentences if s not in cache))
         if missing:
-            cache.update(zip(missing, np.asarray(self.model.encode(missing), dtype=np.float32)))
+            cache.update(zip(missing, np.asarray(self._token_cached().encode(missing), dtype=np.float32)))
         return torch.from_numpy(np.stack([cache[s] for s in sentences])) if sentences else torch.zeros((0, 512))
+
+    def _token_cached(self):
+        """The encoder that reuses per-token rows (`use_cache`), or the port itself if its layout is unknown."""
+        if self._tokens is None:
+            from scd_plugins.textattack.use_cache import TokenCachedUSE
+
+            backend = self.model._model
+            self._tokens = TokenCachedUSE(backend) if TokenCachedUSE.supports(backend) else self.model
+        return self._tokens
 
     def clear_cache(self):
         self._embeddings.clear()
+        if hasattr(self._tokens, "clear"):
+            self._tokens.clear()
 
     def _check_constraint_many(self, transformed_texts, reference_text):
         """With `cache`: the stock check without encoding the texts whose score it then overwrites with 1
@@ -159,6 +171,7 @@ class NumpyUSE(SentenceEncoder):
         state = self.__dict__.copy()
         state["_use"] = None
         state["_embeddings"] = {}
+        state["_tokens"] = None
         return state
 
 
