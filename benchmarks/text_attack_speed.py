@@ -5,7 +5,7 @@ on the same documents and the same model in one run, and where a query's time go
     python benchmarks/text_attack_speed.py --dataset mr --family mlp --params n_estimators=8 --n 20
 
 `old` is TextAttack's own code path (`TextFoolerOffline.build(..., fast=False)`), `fast` the default one
-(`scd_plugins.textattack.fasttext` splices, per-document sentence-embedding cache, incremental featurizer).
+(`scd_plugins.textattack.splice` splices, per-document sentence-embedding cache, incremental featurizer).
 Both attack the first N test documents of the fixed permutation that `textattack attack --model NAME`
 uses; the script checks that they give the same result, query count and adversarial text for every
 document and exits 1 if not. Time shares: seconds inside the sentence encoder, the POS tagger, and the

@@ -13,7 +13,7 @@ from textattack.goal_functions import UntargetedClassification
 from textattack.search_methods import GreedyWordSwapWIR
 from textattack.transformations import WordSwapEmbedding
 
-from scd_plugins.textattack.fasttext import FastGreedyWordSwapWIR, FastWordSwapEmbedding
+from scd_plugins.textattack.splice import FastGreedyWordSwapWIR, FastWordSwapEmbedding
 from scd_plugins.textattack.resources import (
     COUNTER_FITTED_VOCAB_SIZE,
     NumpyUSE,
@@ -35,7 +35,7 @@ class TextFoolerOffline(AttackRecipe):
     Keyword options (CLI: `--recipe "textfooler-offline^vectors='PATH',vocab_size=50000"`): `vectors` (any
     source `pipelines.text.load_vectors` reads), `vocab_size`, and prebuilt `embedding`, `sentence_encoder`,
     `stopwords` objects for programmatic use, and `fast` (default True): the same attack with cheaper
-    bookkeeping (`fasttext`) and a per-document sentence-embedding cache; `fast=False` is the plain
+    bookkeeping (`splice`) and a per-document sentence-embedding cache; `fast=False` is the plain
     TextAttack path, kept to check that both give the same adversarial texts (benchmarks/text_attack_speed.py).
     """
 

@@ -105,6 +105,10 @@ class NumpyUSE(SentenceEncoder):
     training recipe, 512-d, shipped in the wheel; reproduces the original ONNX model at cosine >= 0.99).
     The threshold stays the one TextAttack calibrated for USE (angular 0.840845057), window 15, so the
     constraint is the same test on a close relative of the original encoder, not a re-tuned one.
+
+    `cache=True` (the default) computes the same embeddings with less work: each window once per document,
+    per-token rows shared between a step's windows (`use_cache.TokenCachedUSE`). `cache=False` encodes
+    every window TextAttack asks for with the port, as before.
     """
 
     def __init__(self, threshold=0.840845057, metric="angular", threads=1, cache=True, **kwargs):

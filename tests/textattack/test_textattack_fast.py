@@ -31,7 +31,7 @@ def _same(a, b):
 def test_splices_equal_stock_edits(mr):
     from textattack.shared import AttackedText
 
-    from scd_plugins.textattack.fasttext import FastAttackedText
+    from scd_plugins.textattack.splice import FastAttackedText
 
     rng = random.Random(0)
     tricky = ["I didn't like it -- at all... \"Good\" (really) good, good-bad!", "  Spaces   and\ttabs  . x",
@@ -58,11 +58,11 @@ def test_splices_equal_stock_edits(mr):
 
 
 def test_glove_sums_equal_featurizer_bits(mr):
-    from scd_plugins.textattack.wrapper import GloveSums, SCDModelWrapper
+    from scd_plugins.textattack.wrapper import GloveSums
 
     texts = mr.texts_test[:200] + ["", "zzqx unknownword", "the the the"]
     np.testing.assert_array_equal(GloveSums(mr.featurizer).transform(texts), mr.featurizer.transform(texts))
-    assert SCDModelWrapper.__init__.__defaults__ == (None, True)
+    assert GloveSums.supports(mr.featurizer) and not GloveSums.supports(object())
 
 
 def test_token_cached_encoder_equals_the_port():
@@ -109,3 +109,24 @@ def test_fast_attack_equals_stock_attack(mr):
         outcomes[fast] = runs
     assert outcomes[True] == outcomes[False]
     assert sum(q for _, q, _ in outcomes[True]) > 20            # real searches, not skips
+
+
+def test_parallel_workers_give_the_one_process_results(mr, tmp_path):
+    from scd_plugins.io import save
+    from scd_plugins.registry import model_class
+    from scd_plugins.textattack.named import attack_text, test_order
+    from scd_plugins.textattack.parallel import attack_documents
+
+    est = model_class("scd01")(n_votes=2, hidden_nodes=10, iterations=30, n_jobs=1, random_state=0)
+    est.fit(mr.x_train[:3000], mr.y_train[:3000])
+    save(est, tmp_path / "m", extra={"dataset": "mr", "featurizer": mr.featurizer.get_config()})
+    docs = test_order(len(mr.texts_test))[:4]
+    texts, labels = [attack_text(mr.texts_test[i]) for i in docs], mr.y_test[docs]
+    seen = []
+    one = attack_documents(tmp_path / "m", texts, labels, n_jobs=1, progress=False)
+    two = attack_documents(tmp_path / "m", texts, labels, n_jobs=2, progress=False,
+                           on_result=lambda position, record: seen.append(position))
+    drop = lambda records: [{k: v for k, v in r.items() if k != "seconds"} for r in records]  # noqa: E731
+    assert drop(two) == drop(one)
+    assert sorted(seen) == [0, 1, 2, 3]
+    assert {r["result"] for r in one} <= {"succeeded", "failed", "skipped"}
