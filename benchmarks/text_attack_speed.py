@@ -5,13 +5,14 @@ on the same documents and the same model in one run, and where a query's time go
     python benchmarks/text_attack_speed.py --dataset mr --family mlp --params n_estimators=8 --n 20
 
 `old` is TextAttack's own code path (`TextFoolerOffline.build(..., fast=False)`), `fast` the default one
-(`scd_plugins.textattack.splice` splices, per-document sentence-embedding cache, incremental featurizer).
+(`scd_plugins.textattack.splice` splices, sentence embeddings and their token rows reused within a
+document, GloVe features without the featurizer's per-call set-up).
 Both attack the first N test documents of the fixed permutation that `textattack attack --model NAME`
 uses; the script checks that they give the same result, query count and adversarial text for every
 document and exits 1 if not. Time shares: seconds inside the sentence encoder, the POS tagger, and the
 model wrapper (featurizer + estimator); the rest is TextAttack's search and bookkeeping. The model is
-trained once (on a seeded sample of `--max-train` training documents) and kept under `--model-dir`; its training time is not
-measured. Writes benchmarks/results/text_attack_speed.json.
+trained once (on a seeded sample of `--max-train` training documents) and kept under `--model-dir`;
+its training time is not measured. Writes benchmarks/results/text_attack_speed.json.
 """
 from __future__ import annotations
 
@@ -115,7 +116,7 @@ def main(argv=None) -> int:
     parser.add_argument("--dataset", default="imdb")
     parser.add_argument("--family", default="scd01")
     parser.add_argument("--params", nargs="*", type=_param, default=None,
-                        help="estimator options KEY=VALUE (default for scd01/scdce: n_votes=8 hidden_nodes=20 n_jobs=1)")
+                        help="estimator options KEY=VALUE (scd01/scdce default: n_votes=8 hidden_nodes=20 n_jobs=1)")
     parser.add_argument("--n", type=int, default=5, help="test documents (first of the fixed permutation)")
     parser.add_argument("--skip", type=int, default=0, help="start at this position of the permutation")
     parser.add_argument("--max-train", type=int, default=5000)

@@ -218,7 +218,8 @@ def train_named(name: str, *, progress: bool = True) -> Path:
     if progress and _supports(cls, "verbose"):
         params.setdefault("verbose", True)
     shown = {k: v for k, v in params.items() if k != "verbose"}
-    say(f"model {name!r} is not in the store yet: training {cls.__name__}({', '.join(f'{k}={v!r}' for k, v in shown.items())}) "
+    call = f"{cls.__name__}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+    say(f"model {name!r} is not in the store yet: training {call} "
         f"on {dataset} ({len(ds.y_train)} training documents; settings from {Path(settings['recipe']).name})")
     est = cls(**params)
     start = time.perf_counter()
