@@ -6,7 +6,8 @@ to the sentence vector depends only on the token ids within 4 positions of it (t
 projection, then two layers of 2-, 3- and 5-gram convolutions, each seeing at most 2 neighbours on each
 side, then a per-token layer norm that is summed over the sentence). So the candidates of a step share
 most token rows with the reference window: here a row is computed once per (ids within +-4, window edge)
-context and looked up afterwards; only the rows near the swapped word are new. The sentence part (sum,
+context and looked up afterwards, and so is each first-layer row (ids within +-2); only the rows near
+the swapped word are new. The sentence part (sum,
 projection, feed-forward layers) runs as in the port, on the whole batch.
 
 The arithmetic is the port's (same weights, same operations in the same order per row); only which rows
@@ -43,6 +44,7 @@ class TokenCachedUSE:
         self._ids: dict[str, tuple] = {}
         self._x: dict[int, np.ndarray] = {}        # token id -> (emb 512, projected 768) rows
         self._rows: dict[tuple, np.ndarray] = {}   # context key -> final per-token row (1280)
+        self._h: dict[tuple, np.ndarray] = {}      # context key -> first-layer rows of the 3 branches
 
     @staticmethod
     def supports(backend) -> bool:
@@ -52,6 +54,7 @@ class TokenCachedUSE:
         self._ids.clear()
         self._x.clear()
         self._rows.clear()
+        self._h.clear()
 
     def _token_ids(self, text):
         ids = self._ids.get(text)
@@ -76,9 +79,10 @@ class TokenCachedUSE:
                 self._x[i] = (emb[k], x[k])
 
     @staticmethod
-    def _key(ids, t):
-        """Everything row t depends on: the ids within 4 positions and how many of those fall outside."""
-        lo, hi = t - _CONTEXT, t + _CONTEXT + 1
+    def _key(ids, t, reach=_CONTEXT):
+        """Everything row t depends on: the ids within `reach` positions (4 for a final row, 2 for a first-layer
+        row) and how many of those fall outside the sentence."""
+        lo, hi = t - reach, t + reach + 1
         return (max(0, -lo), ids[max(lo, 0):hi], max(0, hi - len(ids)))
 
     def _compute(self, windows):
@@ -96,30 +100,45 @@ class TokenCachedUSE:
         pos = np.arange(n, dtype=np.int64)[:, None] + np.arange(-_REACH, _REACH + 1, dtype=np.int64)
         inside = (pos >= np.repeat(starts, lens)[:, None]) & (pos < np.repeat(starts + lens, lens)[:, None])
         idx = np.where(inside, pos, n)
-        # Layer 2 only at the missing rows, layer 1 only at the rows they read.
+        # Layer 2 only at the missing rows, layer 1 only at the rows they read (and not stored already).
         centre = np.concatenate([start + np.asarray(ts, dtype=np.int64) for start, (_, ts) in zip(starts, windows)])
         near = np.unique(idx[centre])
         near = near[near < n]
-        out = np.empty((len(centre), b.cnn_W.shape[0]), dtype=np.float32)
+        owner = np.repeat(np.arange(len(all_ids)), lens)[near]
+        near_keys = [self._key(all_ids[w], int(u - starts[w]), _REACH) for w, u in zip(owner, near)]
         width = b.w1[0].shape[1]
+        h_rows = np.empty((len(near), len(_ORDERS), width), dtype=np.float32)
+        todo = []
+        for j, key in enumerate(near_keys):
+            row = self._h.get(key)
+            if row is None:
+                todo.append(j)
+            else:
+                h_rows[j] = row
+        out = np.empty((len(centre), b.cnn_W.shape[0]), dtype=np.float32)
         emb_dim = out.shape[1] - len(_ORDERS) * width
         out[:, :emb_dim] = np.stack([self._x[flat[c]][0] for c in centre])
         buf = np.zeros((n + 1, width), dtype=np.float32)
+        rows = near[todo]
         for k, (order, left) in enumerate(_ORDERS):
             xs = x[:, k * width:(k + 1) * width]
             cols = idx[:, _REACH - left:_REACH - left + order]
-            buf[:n] = xs
-            h = buf[cols[near]].reshape(len(near), order * width) @ b.w1[k]
-            h += b.b1[k]
-            np.maximum(h, 0, out=h)
-            h += xs[near]
+            if todo:
+                buf[:n] = xs
+                h = buf[cols[rows]].reshape(len(rows), order * width) @ b.w1[k]
+                h += b.b1[k]
+                np.maximum(h, 0, out=h)
+                h += xs[rows]
+                h_rows[todo, k] = h
             buf[:n] = 0.0
-            buf[near] = h
+            buf[near] = h_rows[:, k]
             c2 = buf[cols[centre]].reshape(len(centre), order * width) @ b.w2[k]
             c2 += b.b2[k]
             np.maximum(c2, 0, out=c2)
             c2 += buf[centre]
             out[:, emb_dim + k * width:emb_dim + (k + 1) * width] = c2
+        for j in todo:
+            self._h[near_keys[j]] = h_rows[j]
         return _layernorm(out, b.ln_g, b.ln_b, b.eps)
 
     def encode(self, texts) -> np.ndarray:
