@@ -45,6 +45,8 @@ class TokenCachedUSE:
         self._x: dict[int, np.ndarray] = {}        # token id -> (emb 512, projected 768) rows
         self._rows: dict[tuple, np.ndarray] = {}   # context key -> final per-token row (1280)
         self._h: dict[tuple, np.ndarray] = {}      # context key -> first-layer rows of the 3 branches
+        self._words: dict[str, tuple] = {}         # word -> its token ids (see _token_ids)
+        self._per_word = None
 
     @staticmethod
     def supports(backend) -> bool:
@@ -52,14 +54,36 @@ class TokenCachedUSE:
 
     def clear(self):
         self._ids.clear()
+        self._words.clear()
         self._x.clear()
         self._rows.clear()
         self._h.clear()
 
     def _token_ids(self, text):
+        """The port's token ids of `text`. Its unigram vocabulary has no piece with '\u2581' (the word
+        boundary) past its first character, so no piece spans two words and the best segmentation of a
+        plain-ASCII text is its words' segmentations one after the other: words are tokenized once each
+        (the pure-Python tokenizer costs as much as the network on a 15-word window). Other texts, and
+        vocabularies that break that rule, are tokenized whole."""
         ids = self._ids.get(text)
         if ids is None:
-            ids = self._ids[text] = tuple(self.b.sp.encode(text, out_type=int, add_bos=True, add_eos=True))
+            sp = self.b.sp
+            if self._per_word is None:
+                pieces = getattr(sp, "_pieces", None)
+                self._per_word = bool(pieces) and hasattr(sp, "_bos_id") and hasattr(sp, "_eos_id") and \
+                    not any("\u2581" in piece[1:] for piece in pieces)
+            if self._per_word and text.isascii() and text.isprintable() and text.strip():
+                words = self._words
+                body = []
+                for word in text.split():
+                    wid = words.get(word)
+                    if wid is None:
+                        wid = words[word] = tuple(sp.encode(word, out_type=int, add_bos=False, add_eos=False))
+                    body.extend(wid)
+                ids = (sp._bos_id, *body, sp._eos_id)
+            else:
+                ids = tuple(sp.encode(text, out_type=int, add_bos=True, add_eos=True))
+            self._ids[text] = ids
         return ids
 
     def _token_rows(self, ids):

