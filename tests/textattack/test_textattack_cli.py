@@ -119,9 +119,11 @@ def test_textattack_list_shows_every_table7_model_and_the_recipe(tiny, tmp_path)
 
 
 @pytest.mark.parametrize("family", ["scd01", "scdce", "mlp", "rf", "bnn", "wordcnn"])
-def test_every_table7_family_trains_on_first_use(tiny, family, capsys):
+def test_every_table7_family_trains_on_first_use(tiny, family, capsys, monkeypatch, tmp_path):
     from scd_plugins.textattack.named import NamedModelError, dataset_documents, family_available, load_named
     from scd_plugins.textattack.wrapper import SCDModelWrapper
+
+    monkeypatch.setenv("SCD_MODEL_HOME", str(tmp_path / "models"))        # an empty store of its own
 
     name = f"{family}-mr"
     if not family_available(family):
