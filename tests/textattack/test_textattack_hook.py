@@ -43,3 +43,34 @@ def test_install_hook_copies_the_pth_line(tmp_path, capsys):
     assert str(tmp_path / PTH.name) in capsys.readouterr().out
     assert main(["install-hook", str(tmp_path / "missing")]) == 2      # one line, status 2
     assert capsys.readouterr().err.strip() == f"scd-textattack: error: {tmp_path / 'missing'} is not a directory"
+
+
+def _built_wheel(kind, tmp_path):
+    """Build the project's wheel of `kind` ('wheel' or 'editable') with setuptools' PEP 517/660 hooks."""
+    import importlib.util
+
+    import pytest
+
+    from _textattack_helpers import REPO
+
+    if importlib.util.find_spec("setuptools") is None:
+        pytest.skip("setuptools is needed to build the wheel")
+    code = (f"import sys; from setuptools import build_meta; "
+            f"print(build_meta.build_{kind}(sys.argv[1]))")
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return tmp_path / proc.stdout.strip().splitlines()[-1]
+
+
+def test_editable_and_regular_wheels_put_the_pth_in_site_packages(tmp_path):
+    """`pip install -e .` (the README's install) and `pip install .` both install the hook: the .pth sits
+    at the wheel root, which pip unpacks into site-packages."""
+    import zipfile
+
+    for kind in ("editable", "wheel"):
+        wheel = _built_wheel(kind, tmp_path / kind)
+        with zipfile.ZipFile(wheel) as z:
+            assert PTH.name in z.namelist(), (kind, z.namelist()[:20])
+            assert z.read(PTH.name) == PTH.read_bytes()
