@@ -54,6 +54,14 @@ def _cached(path: Path):
         raise RunError(f"cached model {path} cannot be loaded ({err}); delete that folder to retrain it") from None
 
 
+def inputs(est, ds, split: str):
+    """What `est` reads of the data set: raw documents for text models (WordCNN, `input_kind = "text"`),
+    the feature rows for every other model."""
+    if getattr(est, "input_kind", None) == "text":
+        return list(getattr(ds, f"texts_{split}"))
+    return getattr(ds, f"x_{split}")
+
+
 def train_or_load(model_cfg, ds, data_checksum, seed, models_dir):
     """(estimator, path, train seconds or the cached model's, cached?). A new model is written to a
     temporary folder and renamed, so a killed training never leaves a half-written model behind."""
@@ -65,7 +73,7 @@ def train_or_load(model_cfg, ds, data_checksum, seed, models_dir):
         return est, path, read_metadata(path)["extra"].get("train_seconds"), True
     est = build(model_cfg, seed)
     t0 = time.perf_counter()
-    est.fit(ds.x_train, ds.y_train)
+    est.fit(inputs(est, ds, "train"), ds.y_train)
     seconds = time.perf_counter() - t0
     tmp = path.with_name(path.name + f".tmp-{uuid.uuid4().hex[:8]}")
     save(est, tmp, extra={"dataset": ds.name, "data_checksum": data_checksum, "recipe_model": model_cfg,

@@ -18,7 +18,7 @@ from scd_plugins import registry
 from scd_plugins.repro.checks import check_run_settings
 from scd_plugins.repro.data import checksum, load_part_data, select_points
 from scd_plugins.repro.errors import RecipeError, RunError
-from scd_plugins.repro.models import n_members, train_or_load
+from scd_plugins.repro.models import inputs, n_members, train_or_load
 from scd_plugins.repro.protocols import Part, get_protocol
 from scd_plugins.repro.recipe import load_recipe
 from scd_plugins.repro.report import write_report
@@ -102,7 +102,7 @@ def _train_models(recipe, part, ds, models_dir, verbose):
         est, path, seconds, cached = train_or_load(m, ds, part.checksum, recipe["seed"], models_dir)
         part.models[m["label"]] = {"path": str(path), "train_seconds": seconds, "cached": cached,
                                    "members": n_members(est),
-                                   "accuracy": float(np.mean(np.asarray(est.predict(ds.x_test)) == ds.y_test))}
+                                   "accuracy": float(np.mean(np.asarray(est.predict(inputs(est, ds, "test"))) == ds.y_test))}
 
 
 def run_recipe(recipe, out_dir, *, n_jobs=None, backend=None, scheduler=None, models_dir=None, verbose=True,

@@ -42,7 +42,10 @@ def _attack(model_path, recipe, query_budget, config_json):
     from scd_plugins.repro.models import load_cached
     from scd_plugins.textattack.wrapper import SCDModelWrapper
 
-    wrapper = SCDModelWrapper(load_cached(model_path), _featurizer(config_json))
+    model = load_cached(model_path)
+    # Raw-text models (WordCNN) read the documents themselves; the others take mean-GloVe features.
+    featurizer = None if getattr(model, "input_kind", None) == "text" else _featurizer(config_json)
+    wrapper = SCDModelWrapper(model, featurizer)
     attack = registry.resolve("attack", recipe).build(wrapper)
     if query_budget:
         attack.goal_function.query_budget = query_budget
