@@ -42,12 +42,11 @@ def _attack_name(name: str) -> str:
 
 
 def n_members(estimator) -> int:
-    """Number of votes (SCD), networks (MLP) or trees (RF) in a fitted ensemble."""
-    for attr in ("n_votes_", "n_estimators_"):
-        value = getattr(estimator, attr, None)
-        if value is not None:
-            return int(value)
-    raise TypeError(f"{type(estimator).__name__} exposes neither n_votes_ nor n_estimators_")
+    """Number of members (votes, networks or trees) of a fitted ensemble: the contract's `n_members_`."""
+    if not hasattr(estimator, "n_members_"):
+        raise TypeError(f"{type(estimator).__name__} has no n_members_: it does not follow the ensemble "
+                        "contract (scd_plugins.estimators.EnsembleClassifier)")
+    return int(estimator.n_members_)
 
 
 def make_attack(name: str, victim, params: dict | None = None, seed: int | None = None):

@@ -11,10 +11,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from scd_plugins._compat import Hidden, Interval, StrOptions, validate_data
+from scd_plugins._compat import Interval, validate_data
 from scd_plugins.engine.ensemble import PackedVotes, fit_votes
 from scd_plugins.engine.config import VoteConfig
-from scd_plugins.estimators._ensemble import EnsembleClassifier
+from scd_plugins.estimators._ensemble import DEVICE_CONSTRAINT, EnsembleClassifier
 
 _VOTE_ARRAYS = ("W1", "b1", "w2", "b2", "train_score", "seconds")
 _F32_MAX = float(np.finfo(np.float32).max)
@@ -65,7 +65,7 @@ class SCDClassifierBase(EnsembleClassifier):
         "b_ratio": [Interval(Real, 0, 1, closed="both")],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
-        "device": [StrOptions({"auto", "cpu", "cuda"}), Hidden(StrOptions({f"cuda:{i}" for i in range(64)}))],
+        "device": DEVICE_CONSTRAINT,
         "verbose": ["boolean"],
         "votes_per_group": [Interval(Integral, 1, None, closed="left"), None],
     }

@@ -19,8 +19,8 @@ import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from scd_plugins._compat import Interval, StrOptions, validate_data
-from scd_plugins.estimators._ensemble import EnsembleClassifier, member_seeds
+from scd_plugins._compat import Interval, validate_data
+from scd_plugins.estimators._ensemble import DEVICE_CONSTRAINT, EnsembleClassifier, member_seeds
 from scd_plugins.estimators._mlp import torch_threads
 from scd_plugins.io import ModelFileError, decode_classes, encode_classes, expect_array, json_params
 
@@ -176,7 +176,7 @@ class BNNEnsembleClassifier(EnsembleClassifier):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
-        "device": [StrOptions({"auto", "cpu", "cuda"}), str],
+        "device": DEVICE_CONSTRAINT,
         "verbose": ["boolean"],
     }
 

@@ -24,10 +24,17 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+
+from scd_plugins._compat import Hidden, StrOptions
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from scd_plugins._compat import InvalidParameterError
+
+
+#: The `device` parameter of every family: "auto" (CUDA when present), "cpu", "cuda" or "cuda:N"; any
+#: other string is refused when fit starts, not deep inside torch.
+DEVICE_CONSTRAINT = [StrOptions({"auto", "cpu", "cuda"}), Hidden(StrOptions({f"cuda:{i}" for i in range(64)}))]
 
 
 def member_seeds(random_state, n_members: int) -> list[int]:

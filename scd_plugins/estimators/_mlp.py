@@ -25,7 +25,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from scd_plugins._compat import Interval, StrOptions, validate_data
-from scd_plugins.estimators._ensemble import EnsembleClassifier, member_seeds
+from scd_plugins.estimators._ensemble import DEVICE_CONSTRAINT, EnsembleClassifier, member_seeds
 from scd_plugins.io import decode_classes, encode_classes, expect_array, json_params
 
 __all__ = ["MLPEnsembleClassifier"]
@@ -193,7 +193,7 @@ class MLPEnsembleClassifier(EnsembleClassifier):
         "solver": [StrOptions({"torch", "sklearn"})],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
-        "device": [StrOptions({"auto", "cpu", "cuda"}), str],
+        "device": DEVICE_CONSTRAINT,
         "verbose": ["boolean"],
     }
 

@@ -30,7 +30,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from scd_plugins._compat import Interval, StrOptions
-from scd_plugins.estimators._ensemble import EnsembleClassifier, member_seeds
+from scd_plugins.estimators._ensemble import DEVICE_CONSTRAINT, EnsembleClassifier, member_seeds
 from scd_plugins.io import decode_classes, encode_classes, expect_array, json_params
 
 __all__ = ["TorchEnsembleClassifier", "resolve_device", "train_members", "predict_members"]
@@ -266,7 +266,7 @@ class TorchEnsembleClassifier(EnsembleClassifier):
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "voting": [StrOptions({"soft", "hard"})],
         "random_state": ["random_state"],
-        "device": [StrOptions({"auto", "cpu", "cuda"})],
+        "device": DEVICE_CONSTRAINT,
         "verbose": ["boolean"],
         "bn_recalibration": ["boolean"],
     }
