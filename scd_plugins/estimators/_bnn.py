@@ -20,9 +20,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from scd_plugins._compat import Interval, validate_data
-from scd_plugins.estimators._ensemble import DEVICE_CONSTRAINT, EnsembleClassifier, member_seeds
+from scd_plugins.estimators._ensemble import DEVICE_CONSTRAINT, EnsembleClassifier, StackedMembers, member_seeds
 from scd_plugins.estimators._mlp import torch_threads
-from scd_plugins.io import ModelFileError, decode_classes, encode_classes, expect_array, json_params
+from scd_plugins.io import ModelFileError, decode_classes, expect_array
 
 __all__ = ["BNNEnsembleClassifier", "sign", "approx_sign_grad"]
 
@@ -159,7 +159,7 @@ def train_bnns(X, y, n_classes, seeds, *, hidden_units=20, learning_rate=1e-3, b
     return tuple(out)
 
 
-class BNNEnsembleClassifier(EnsembleClassifier):
+class BNNEnsembleClassifier(StackedMembers, EnsembleClassifier):
     """Soft vote over `n_estimators` binary networks of `hidden_units` sign units (the paper's BNN baseline;
     R = 100, 10 for ECG), trained batched in torch (`device`; `n_jobs` torch threads while training, None:
     unchanged), `max_iter` epochs of Adam.
@@ -167,6 +167,8 @@ class BNNEnsembleClassifier(EnsembleClassifier):
     Only the binary weights (+-1, int8) and the BatchNorm statistics are kept after training; a member's
     class probabilities are the softmax of its integer-valued output sums.
     """
+
+    _member_arrays = _BNN_ARRAYS
 
     _parameter_constraints: dict = {
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
@@ -242,21 +244,6 @@ class BNNEnsembleClassifier(EnsembleClassifier):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return self.classes_[np.argmax(self._member_logits(X), axis=2)]
-
-    def _select_members(self, idx):
-        new = type(self)(**{**self.get_params(), "n_estimators": int(idx.size)})
-        new.classes_ = self.classes_
-        new.n_features_in_ = self.n_features_in_
-        for name in _BNN_ARRAYS:
-            setattr(new, name, getattr(self, name)[idx].copy())
-        return new
-
-    def _to_arrays(self):
-        check_is_fitted(self)
-        arrays = {name: np.ascontiguousarray(getattr(self, name)) for name in _BNN_ARRAYS}
-        state = {"params": json_params(self), "classes": encode_classes(self.classes_),
-                 "n_features_in": int(self.n_features_in_)}
-        return arrays, state
 
     @classmethod
     def _from_arrays(cls, arrays, state):

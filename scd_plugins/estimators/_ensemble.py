@@ -26,6 +26,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from scd_plugins._compat import Hidden, StrOptions
+from scd_plugins.io import encode_classes, json_params
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
@@ -124,3 +125,25 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
         from scd_plugins.io import save
 
         return save(self, path, extra=extra)
+
+
+class StackedMembers:
+    """Mixin for families whose fitted state is a few arrays with the member on axis 0 (MLP, BNN):
+    sub-ensembles slice them, model files store them as they are. `_member_arrays` names them."""
+
+    _member_arrays: tuple = ()
+
+    def _select_members(self, idx):
+        new = type(self)(**{**self.get_params(), "n_estimators": int(idx.size)})
+        new.classes_ = self.classes_
+        new.n_features_in_ = self.n_features_in_
+        for name in self._member_arrays:
+            setattr(new, name, getattr(self, name)[idx].copy())
+        return new
+
+    def _to_arrays(self):
+        check_is_fitted(self)
+        arrays = {name: np.ascontiguousarray(getattr(self, name)) for name in self._member_arrays}
+        state = {"params": json_params(self), "classes": encode_classes(self.classes_),
+                 "n_features_in": int(self.n_features_in_)}
+        return arrays, state

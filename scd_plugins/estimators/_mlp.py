@@ -25,8 +25,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from scd_plugins._compat import Interval, StrOptions, validate_data
-from scd_plugins.estimators._ensemble import DEVICE_CONSTRAINT, EnsembleClassifier, member_seeds
-from scd_plugins.io import decode_classes, encode_classes, expect_array, json_params
+from scd_plugins.estimators._ensemble import DEVICE_CONSTRAINT, EnsembleClassifier, StackedMembers, member_seeds
+from scd_plugins.io import decode_classes, expect_array
 
 __all__ = ["MLPEnsembleClassifier"]
 
@@ -171,7 +171,7 @@ def _expit(z):
     return 0.5 * (1.0 + np.tanh(0.5 * z))     # logistic without overflow warnings
 
 
-class MLPEnsembleClassifier(EnsembleClassifier):
+class MLPEnsembleClassifier(StackedMembers, EnsembleClassifier):
     """Soft vote over `n_estimators` MLPs of `hidden_units` logistic units (the paper's MLP baseline, R = 100).
 
     The other parameters are scikit-learn's MLPClassifier ones at the paper's values. `solver`: "torch"
@@ -179,6 +179,8 @@ class MLPEnsembleClassifier(EnsembleClassifier):
     member (`n_jobs` processes; for "torch", `n_jobs` is torch's thread count while training, None: unchanged). Both draw member i's initialisation and batch order from
     `RandomState(member_seeds_[i])`. Prediction runs every member as one batched product (float64).
     """
+
+    _member_arrays = _MLP_ARRAYS
 
     _parameter_constraints: dict = {
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
@@ -274,21 +276,6 @@ class MLPEnsembleClassifier(EnsembleClassifier):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return self.classes_[np.argmax(self._member_proba(X), axis=2)]
-
-    def _select_members(self, idx):
-        new = type(self)(**{**self.get_params(), "n_estimators": int(idx.size)})
-        new.classes_ = self.classes_
-        new.n_features_in_ = self.n_features_in_
-        for name in _MLP_ARRAYS:
-            setattr(new, name, getattr(self, name)[idx].copy())
-        return new
-
-    def _to_arrays(self):
-        check_is_fitted(self)
-        arrays = {name: np.ascontiguousarray(getattr(self, name)) for name in _MLP_ARRAYS}
-        state = {"params": json_params(self), "classes": encode_classes(self.classes_),
-                 "n_features_in": int(self.n_features_in_)}
-        return arrays, state
 
     @classmethod
     def _from_arrays(cls, arrays, state):

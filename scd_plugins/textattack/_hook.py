@@ -98,3 +98,19 @@ def install() -> TextAttackPatcher | None:
         if name in sys.modules:
             _after_exec(name, sys.modules[name])
     return finder
+
+
+def register() -> None:
+    """Install the import hook and patch TextAttack, importing it if needed (the `.pth`-free path)."""
+    from scd_plugins.textattack import registration
+
+    if "textattack" not in sys.modules:
+        try:
+            add_nltk_fallback()
+        except ImportError:
+            pass
+    install()
+    import textattack.attack_args  # noqa: F401  (loads all three modules)
+
+    for name in registration._PATCHERS:
+        registration.patch_module(name, sys.modules[name])

@@ -45,7 +45,7 @@ def _main(argv=None):
             return 2
         print(f"installed {install_hook(args[1] if len(args) == 2 else None)}")
         return 0
-    from scd_plugins.textattack.registration import register
+    from scd_plugins.textattack._hook import register
 
     register()
     from textattack.commands.textattack_cli import main as textattack_main

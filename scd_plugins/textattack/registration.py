@@ -2,7 +2,7 @@
 
 TextAttack looks names up in module-level dicts and builds objects in three classmethods; there is no
 plug-in API. `patch_module` is called by the import hook (`_hook.py`) right after each of these modules
-runs, and `register()` does the same by hand (used by `scd-textattack` and in tests):
+runs, and `_hook.register()` does the same by hand (used by `scd-textattack` and in tests):
 
 - `textattack.model_args`: our names join `TEXTATTACK_MODELS` (so `textattack list models` and the
   `--model` help show them) and `ModelArgs._create_model_from_args` returns `SCDModelWrapper` for them,
@@ -154,19 +154,3 @@ def patch_module(fullname: str, module) -> None:
     if fullname in _PATCHERS and not getattr(module, _MARK, False):
         _PATCHERS[fullname](module)
         setattr(module, _MARK, True)
-
-
-def register() -> None:
-    """Install the import hook and patch TextAttack, importing it if needed (the `.pth`-free path)."""
-    from scd_plugins.textattack import _hook
-
-    if "textattack" not in sys.modules:
-        try:
-            _hook.add_nltk_fallback()
-        except ImportError:
-            pass
-    _hook.install()
-    import textattack.attack_args  # noqa: F401  (loads all three modules)
-
-    for name in _PATCHERS:
-        patch_module(name, sys.modules[name])
