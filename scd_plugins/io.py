@@ -80,6 +80,8 @@ def json_params(estimator) -> dict:
 
 def encode_classes(classes) -> dict:
     classes = np.asarray(classes)
+    if classes.dtype == object and all(isinstance(c, str) for c in classes.tolist()):
+        classes = classes.astype(str)       # string labels read by pandas are object arrays: store them as str
     return {"values": classes.tolist(), "dtype": classes.dtype.str}
 
 

@@ -164,7 +164,7 @@ TRAIN_OPTIONS = [
     ("votes-zero", "scd01", ["--votes", "0"], "'n_votes' parameter"),
     ("votes-negative-rf", "rf", ["--votes", "-2"], "'n_estimators' parameter"),
     ("scd-flag-for-rf", "rf", ["--hidden-nodes", "5"], "--hidden-nodes does not apply to model 'rf'"),
-    ("device-tpu", "scd01", ["--device", "tpu"], "unknown device 'tpu'"),
+    ("device-tpu", "scd01", ["--device", "tpu"], "'device' parameter .* 'tpu'"),
     pytest.param(("device-cuda", "scd01", ["--device", "cuda"], "CUDA is not available"),
                  marks=pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="CUDA is available here")),
     ("jobs-not-int", "scd01", ["--jobs", "x"], None),     # argparse: handled below
@@ -199,7 +199,7 @@ PREDICT = [
     ("model-json-truncated", model_copy(_truncate_json), good("query.csv"), [], "not valid model metadata JSON"),
     ("model-arrays-flipped", model_copy(_flip_arrays), good("query.csv"), [], "does not match the checksum"),
     ("model-json-no-checksum", model_copy(_drop_key("sha256")), good("query.csv"), [],
-     "damaged or of an incompatible version"),
+     r"\['sha256'\] missing"),
     ("query-missing-column", model_copy(), csv_text(",".join(COLUMNS[1:]) + "\n" + ",".join(["0.5"] * 29) + "\n"),
      [], r"missing \['f0'\]"),
     ("query-unknown-column", model_copy(),
