@@ -235,16 +235,6 @@ class BNNEnsembleClassifier(StackedMembers, EnsembleClassifier):
         e = np.exp(out - out.max(axis=2, keepdims=True))
         return e / e.sum(axis=2, keepdims=True)
 
-    def predict_proba(self, X):
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        return self._member_proba(X).mean(axis=0)
-
-    def member_labels(self, X):
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        return self.classes_[np.argmax(self._member_logits(X), axis=2)]
-
     @classmethod
     def _from_arrays(cls, arrays, state):
         est = cls(**state["params"])

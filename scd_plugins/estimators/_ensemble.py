@@ -25,7 +25,7 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from scd_plugins._compat import Hidden, StrOptions
+from scd_plugins._compat import Hidden, StrOptions, validate_data
 from scd_plugins.io import encode_classes, json_params
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
@@ -129,9 +129,21 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
 
 class StackedMembers:
     """Mixin for families whose fitted state is a few arrays with the member on axis 0 (MLP, BNN):
-    sub-ensembles slice them, model files store them as they are. `_member_arrays` names them."""
+    sub-ensembles slice them, model files store them as they are. `_member_arrays` names them, and
+    `_member_proba(X)` gives every member's (R, n, n_classes) probabilities in one batched product."""
 
     _member_arrays: tuple = ()
+
+    def predict_proba(self, X):
+        """Soft vote: the mean of the members' class probabilities."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self._member_proba(X).mean(axis=0)
+
+    def member_labels(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self.classes_[np.argmax(self._member_proba(X), axis=2)]
 
     def _select_members(self, idx):
         new = type(self)(**{**self.get_params(), "n_estimators": int(idx.size)})
