@@ -107,3 +107,13 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(fig, out, name: str) -> str:
+    """Lay out, write `out/name` (PNG, 120 dpi) and close `fig`; returns the file name for the report."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(out / name, dpi=120)
+    plt.close(fig)
+    return name

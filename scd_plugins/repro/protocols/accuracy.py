@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from scd_plugins.repro.protocols import Protocol, fmt, pyplot, table
+from scd_plugins.repro.protocols import Protocol, fmt, pyplot, save_figure, table
 from scd_plugins.repro.protocols.min_l2 import paper_value
 
 
@@ -98,9 +98,5 @@ class Accuracy(Protocol):
             ax[1].bar(labels, [100 * (part.models[m].get("accuracy") or 0) for m in labels])
             ax[1].set_ylabel("ensemble test accuracy %")
             fig.suptitle(f"{recipe['id']} {part.label}", fontsize=9)
-            fig.tight_layout()
-            name = f"accuracy_{part.label}.png"
-            fig.savefig(out / name, dpi=120)
-            plt.close(fig)
-            files.append(name)
+            files.append(save_figure(fig, out, f"accuracy_{part.label}.png"))
         return files

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scd_plugins.repro.protocols import decode_array, fmt, pyplot, table
+from scd_plugins.repro.protocols import decode_array, fmt, pyplot, save_figure, table
 from scd_plugins.repro.protocols.min_l2 import MinL2
 
 
@@ -74,9 +74,5 @@ class BeatFigure(MinL2):
                              fontsize=8)
                 ax.legend(fontsize=7, loc="upper right")
             axes[-1, 0].set_xlabel("sample (125 Hz)")
-            fig.tight_layout()
-            name = f"beats_{part.label}.png"
-            fig.savefig(out / name, dpi=120)
-            plt.close(fig)
-            files.append(name)
+            files.append(save_figure(fig, out, f"beats_{part.label}.png"))
         return files

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from scd_plugins.repro.checks import members_of, need, only
-from scd_plugins.repro.protocols import encode_array, fmt, pyplot, table
+from scd_plugins.repro.protocols import encode_array, fmt, pyplot, save_figure, table
 from scd_plugins.repro.protocols.min_l2 import MinL2, attack_kwargs, mean_success
 
 
@@ -97,9 +97,5 @@ class EnsembleSize(MinL2):
             ax.set_ylabel("mean min L2")
             ax.legend(fontsize=8)
             ax.set_title(f"{recipe['id']} {part.label}", fontsize=9)
-            fig.tight_layout()
-            name = f"ensemble_size_{part.label}.png"
-            fig.savefig(out / name, dpi=120)
-            plt.close(fig)
-            files.append(name)
+            files.append(save_figure(fig, out, f"ensemble_size_{part.label}.png"))
         return files

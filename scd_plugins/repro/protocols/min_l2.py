@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from scd_plugins.repro.checks import need, only
-from scd_plugins.repro.protocols import Protocol, encode_array, fmt, pyplot, table
+from scd_plugins.repro.protocols import Protocol, encode_array, fmt, pyplot, save_figure, table
 
 
 def paper_value(recipe, key, part_label, name):
@@ -215,9 +215,5 @@ class MinL2(Protocol):
                            for i in keep], fontsize=8)
             ax.set_ylabel("min L2 distortion")
             ax.set_title(f"{recipe['id']} {part.label}: min L2 per point", fontsize=9)
-            fig.tight_layout()
-            name = f"min_l2_{part.label}.png"
-            fig.savefig(out / name, dpi=120)
-            plt.close(fig)
-            files.append(name)
+            files.append(save_figure(fig, out, f"min_l2_{part.label}.png"))
         return files

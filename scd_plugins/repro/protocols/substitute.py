@@ -9,7 +9,7 @@ import inspect
 import numpy as np
 
 from scd_plugins.repro.checks import need, only, positive_int
-from scd_plugins.repro.protocols import Protocol, fmt, pyplot, table
+from scd_plugins.repro.protocols import Protocol, fmt, pyplot, save_figure, table
 
 # substitute_curve's keyword parameters (scd_plugins.attacks), checked when it is not importable yet.
 PARAMS = ("clip_values", "rounds", "lmbda", "epochs", "batch_size", "learning_rate", "hidden", "max_growth",
@@ -146,9 +146,5 @@ class Substitute(Protocol):
             ax.set_ylabel("target accuracy %")
             ax.set_ylim(0, 100)
             ax.legend(fontsize=6)
-            fig.tight_layout()
-            name = f"substitute_{part.label}.png"
-            fig.savefig(out / name, dpi=120)
-            plt.close(fig)
-            files.append(name)
+            files.append(save_figure(fig, out, f"substitute_{part.label}.png"))
         return files

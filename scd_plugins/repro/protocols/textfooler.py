@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from scd_plugins.repro.checks import need, only, positive_int
-from scd_plugins.repro.protocols import Protocol, fmt, pyplot, table
+from scd_plugins.repro.protocols import Protocol, fmt, pyplot, save_figure, table
 
 ATTACK_RECIPES = ("textfooler", "textfooler-offline")
 
@@ -187,7 +187,4 @@ class TextFooler(Protocol):
         ax.set_ylabel("accuracy on attacked documents (%)")
         ax.set_ylim(0, 100)
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(out / "textfooler_accuracy.png", dpi=120)
-        plt.close(fig)
-        return ["textfooler_accuracy.png"]
+        return [save_figure(fig, out, "textfooler_accuracy.png")]

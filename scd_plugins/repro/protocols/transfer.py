@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from scd_plugins.repro.checks import members_of, need, only
-from scd_plugins.repro.protocols import fmt, pyplot, table
+from scd_plugins.repro.protocols import fmt, pyplot, save_figure, table
 from scd_plugins.repro.protocols.min_l2 import MinL2, attack_kwargs, paper_value
 
 
@@ -107,9 +107,5 @@ class Transfer(MinL2):
             ax.bar([v[0] for v in vals], [v[1] for v in vals])
             ax.set_ylabel("transfer probability")
             ax.set_title(f"{recipe['id']} {part.label}", fontsize=9)
-            fig.tight_layout()
-            name = f"transfer_{part.label}.png"
-            fig.savefig(out / name, dpi=120)
-            plt.close(fig)
-            files.append(name)
+            files.append(save_figure(fig, out, f"transfer_{part.label}.png"))
         return files
