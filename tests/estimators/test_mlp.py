@@ -71,6 +71,19 @@ def test_batching_does_not_change_a_member(digits38):
     np.testing.assert_array_equal(ens.sub_ensemble([2]).predict(X), ens.member_labels(X)[2])
 
 
+def test_member_chunks_train_the_same_members(digits38):
+    """Chunks of members (the CPU default) and one batch of all give the same members, epochs and losses."""
+    X, y = digits38
+    Y = (y == y.max()).astype(np.float64)[:, None]
+    seeds = [5, 6, 7, 8, 9]
+    kw = dict(dtype=torch.float64, max_iter=8, tol=1e-2, n_iter_no_change=2)
+    chunked = train_sgd_mlps(X.astype(np.float64), Y, seeds, members_per_chunk=2, **kw)
+    together = train_sgd_mlps(X.astype(np.float64), Y, seeds, members_per_chunk=len(seeds), **kw)
+    for got, want in zip(chunked, together):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
 def test_sklearn_solver_members_are_sklearn_mlps_and_vote_softly(digits38):
     X, y = digits38
     ens = MLPEnsembleClassifier(n_estimators=3, max_iter=30, solver="sklearn", random_state=0).fit(X[:250], y[:250])
