@@ -6,7 +6,9 @@ A 100-member ensemble of small networks is 100 tiny training runs. Here the memb
 families' `_stacked_forward` runs every member's convolutions as one grouped convolution (members side by
 side as channel groups, channels-last) and their dense layers as one batched product, then one backward
 and one Adam over the stacked tensors. (`vmap(functional_call)` is the generic fallback; on CPU its
-grouped-convolution rule ran slower than a plain member loop, the channels-last grouped form 1.5x faster.)
+grouped-convolution rule ran slower than a plain member loop, the channels-last grouped form 1.5x faster.
+The 1-D CNN's 16-wide kernels are the exception: there plain per-member convolutions over slices of the
+stacked weights were 1.5x faster per step than the grouped form, so its program runs those.)
 Adam is elementwise, so Adam on a stacked tensor is exactly every member's own Adam; each member keeps its
 own initialisation (torch seeded by its `member_seeds` seed), its own batch order and its own dropout
 masks (both from generators seeded by that seed), so a member trained in a batch equals the member
