@@ -15,6 +15,8 @@ MLP on images; BNN a few points below MLP; WordCNN above the averaged-vector mod
 
     nice -n 10 env OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python benchmarks/zoo_accuracy.py [--data fmnist,mr]
     python benchmarks/zoo_accuracy.py --quick             # smoke run: tiny sizes, 2 members, 1 epoch
+    python benchmarks/zoo_accuracy.py --data imdb --models wordcnn --set wordcnn:n_estimators=8 \
+        --set wordcnn:max_iter=4 --out benchmarks/results/zoo_accuracy_followup.json   # a follow-up row
 The JSON (benchmarks/results/zoo_accuracy.json) is rewritten after every row; --resume keeps its rows.
 """
 from __future__ import annotations
@@ -152,8 +154,8 @@ def members_and_epochs(model: str, est) -> tuple[int, object]:
     return p["n_estimators"], p["max_iter"]
 
 
-def run_row(data: str, model: str, d: dict, quick: bool) -> dict:
-    params = settings(data, model)
+def run_row(data: str, model: str, d: dict, quick: bool, override: dict | None = None) -> dict:
+    params = {**settings(data, model), **(override or {})}
     if quick:
         for key in ("n_votes", "n_estimators"):
             if key in params:
@@ -257,6 +259,9 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny sizes, 2 members, 1 epoch")
     parser.add_argument("--resume", action="store_true", help="keep --out's rows and run only the missing ones")
+    parser.add_argument("--set", action="append", default=[], metavar="MODEL:KEY=VALUE",
+                        help="override one constructor parameter of MODEL (integers only), e.g. wordcnn:max_iter=4; "
+                             "for follow-up runs beside the table (use another --out)")
     parser.add_argument("--out", default=None, help="JSON path (default results/zoo_accuracy[_quick].json)")
     args = parser.parse_args(argv)
     out = Path(args.out or RESULTS / ("zoo_accuracy_quick.json" if args.quick else "zoo_accuracy.json"))
@@ -265,6 +270,13 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown data {unknown}; known: {sorted(DATA)}")
     wanted = None if args.models is None else {m.strip() for m in args.models.split(",") if m.strip()}
+    overrides: dict = {}
+    for item in args.set:
+        model, _, assignment = item.partition(":")
+        key, _, value = assignment.partition("=")
+        if not (model and key and value.lstrip("-").isdigit()):
+            parser.error(f"--set takes MODEL:KEY=INTEGER, got {item!r}")
+        overrides.setdefault(model, {})[key] = int(value)
     torch.set_num_threads(args.threads)
     started = os.getloadavg()
     rows = json.loads(out.read_text())["rows"] if args.resume and out.exists() else []
@@ -279,7 +291,7 @@ def main(argv=None):
             continue
         d = load(data, args.quick)
         for model in todo:
-            r = run_row(data, model, d, args.quick)
+            r = run_row(data, model, d, args.quick, overrides.get(model))
             rows.append(r)
             print_row(r)
             write(out, rows, args, started)
