@@ -7,8 +7,8 @@ vectors for the vector models, raw tokens embedded with the same vectors for Wor
 the loader's seed), and the MIT-BIH record 208 excerpt that scipy 1.13.1 ships (beats through pipelines'
 mitdb loader, premature-beat labels derived from RR intervals, as in the tests; the paper's T8 used PTB).
 
-Members, epochs and iterations are reduced from the paper's so that the whole table runs in about half an
-hour on one loaded core; every row states what ran (members, epochs or SCD iterations, train/test sizes).
+Members, epochs and iterations are reduced from the paper's so that the whole table runs in about 20 minutes
+on one core (22 at load average 6-8); every row states what ran (members, epochs or SCD iterations, sizes).
 Nothing here is tuned on the test sets: the settings are the paper's except for those reductions.
 `relations` in the JSON checks the paper's orderings on the measured numbers (LeNet and ResNet50 above
 MLP on images; BNN a few points below MLP; WordCNN above the averaged-vector models on text).
