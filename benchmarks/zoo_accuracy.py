@@ -229,7 +229,8 @@ def write(out: Path, rows, args, started):
     import torch
 
     summary = {"rows": rows, "relations": relations(rows), "settings": {
-        "data": DATA, "votes": VOTES, "scd_iterations": SCD_ITERATIONS, "resnet50_train_test": [RESNET_TRAIN, RESNET_TEST],
+        "data": DATA, "votes": VOTES, "scd_iterations": SCD_ITERATIONS,
+        "resnet50_train_test": [RESNET_TRAIN, RESNET_TEST],
         "per_model": {f"{r['data']}/{r['model']}": r["params"] for r in rows}, "quick": args.quick},
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
                     "torch_threads": torch.get_num_threads(), "nice": os.nice(0),
