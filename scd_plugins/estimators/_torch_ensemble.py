@@ -6,7 +6,9 @@ A 100-member ensemble of small networks is 100 tiny training runs. Here the memb
 families' `_stacked_forward` runs every member's convolutions as one grouped convolution (members side by
 side as channel groups, channels-last) and their dense layers as one batched product, then one backward
 and one Adam over the stacked tensors. (`vmap(functional_call)` is the generic fallback; on CPU its
-grouped-convolution rule ran slower than a plain member loop, the channels-last grouped form 1.5x faster.)
+grouped-convolution rule ran slower than a plain member loop, the channels-last grouped form 1.5x faster.
+The 1-D CNN's 16-wide kernels are the exception: there plain per-member convolutions over slices of the
+stacked weights were 1.5x faster per step than the grouped form, so its program runs those.)
 Adam is elementwise, so Adam on a stacked tensor is exactly every member's own Adam; each member keeps its
 own initialisation (torch seeded by its `member_seeds` seed), its own batch order and its own dropout
 masks (both from generators seeded by that seed), so a member trained in a batch equals the member
@@ -219,15 +221,15 @@ def train_members(make_member, seeds, X, y, *, epochs: int, batch_size: int, lr:
             {k: v.detach().cpu() for k, v in buffers.items()}, losses)
 
 
-def predict_members(make_member, params, buffers, X, *, device, forward=None, embed=None):
-    """(R, n, n_outputs) softmax outputs of every member, in eval mode, PREDICT_ROWS // R rows at a time."""
+def predict_members(make_member, params, buffers, X, *, device, forward=None, embed=None, chunk_rows=PREDICT_ROWS):
+    """(R, n, n_outputs) softmax outputs of every member, in eval mode, `chunk_rows` // R rows at a time."""
     import torch
 
     embed = embed if embed is not None else (lambda rows: rows)
     p = {k: v.to(device) for k, v in params.items()}
     b = {k: v.to(device) for k, v in buffers.items()}
     r = int(next(iter(p.values())).shape[0])
-    chunk = max(8, PREDICT_ROWS // r)
+    chunk = max(8, chunk_rows // r)
     outs = []
     with torch.no_grad():
         if forward is not None:
@@ -257,6 +259,7 @@ class TorchEnsembleClassifier(EnsembleClassifier):
     """
 
     batched_members = True
+    predict_rows = PREDICT_ROWS      # member-rows per batched prediction pass (families with big activations: fewer)
 
     _parameter_constraints: dict = {
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
@@ -340,8 +343,8 @@ class TorchEnsembleClassifier(EnsembleClassifier):
 
         device = resolve_device("auto" if self.device == "cuda" else self.device)   # a CUDA model loads on CPU
         return predict_members(self._builder(), self.params_, self.buffers_, torch.as_tensor(Xa).to(device),
-                               device=device, forward=self._stacked_forward(),
-                               embed=self._embed()).astype(np.float64)
+                               device=device, forward=self._stacked_forward(), embed=self._embed(),
+                               chunk_rows=self.predict_rows).astype(np.float64)
 
     def member_proba(self, X) -> np.ndarray:
         """(n_members, n, n_classes) class probabilities of every member (one batched pass)."""
