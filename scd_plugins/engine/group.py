@@ -156,6 +156,7 @@ class GroupTrainer:
         F = steps.shape[1] if self.cfg.binary_weights else steps.shape[1] // 2
         halves = [slice(0, F)] if self.cfg.binary_weights else [slice(0, F), slice(F, 2 * F)]
         found = []
+        near = search.kth_distance(ps, t0, max(1, min(2 * self.cfg.interval, ps.shape[1])))  # shared by the halves
         for half in halves:
             hp = pos[half]
 
@@ -167,7 +168,8 @@ class GroupTrainer:
 
             found.append(search.search_moves(ps, t0, inputs, steps[:, half], norms[:, half], x_low[:, half],
                                              x_high[:, half], sg, suffix, base, score, self.cfg.interval,
-                                             sample_of, guess_reach=sample_of is not None or not self.cfg.binary_weights))
+                                             sample_of, guess_reach=sample_of is not None or not self.cfg.binary_weights,
+                                             near=near))
         return torch.cat([f[0] for f in found], dim=1), torch.cat([f[1] for f in found], dim=1)
 
     def _sorted(self, p, gains):

@@ -69,6 +69,19 @@ def full_search(ps: torch.Tensor, suffix: torch.Tensor, base: torch.Tensor, scor
     return threshold, scores.gather(1, j)[:, 0]
 
 
+def kth_distance(sorted_p: torch.Tensor, t0: torch.Tensor, k: int) -> torch.Tensor:
+    """(G,) the k-th smallest |p - t0| of each sorted row (G, n), k <= n, looking at 2k values only.
+
+    Distances grow away from t0's insertion point on either side, so the k nearest values lie within
+    k positions of it: the k-th smallest of those 2k is the k-th smallest of the whole row.
+    """
+    G, n = sorted_p.shape
+    w = min(2 * k, n)
+    at = torch.searchsorted(sorted_p, t0[:, None].contiguous())
+    near = (at - k).clamp(0, n - w) + torch.arange(w, device=sorted_p.device)
+    return torch.kthvalue((sorted_p.gather(1, near) - t0[:, None]).abs(), k, dim=1).values
+
+
 def band(sorted_p, t0, steps, norms, x_low, x_high, radius):
     """Per vote, the block [a, b) of sorted projections that a rank-1 move can bring within `radius` of t0.
 
@@ -174,7 +187,7 @@ def moved(p, x, step, norm):
 def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, steps: torch.Tensor,
                  norms: torch.Tensor, x_low: torch.Tensor, x_high: torch.Tensor, sorted_gains: torch.Tensor,
                  suffix: torch.Tensor, base: torch.Tensor, score: Score, interval: int,
-                 sample_of: torch.Tensor | None = None, guess_reach: bool = True):
+                 sample_of: torch.Tensor | None = None, guess_reach: bool = True, near: torch.Tensor | None = None):
     """Best (score, threshold) near t0 for every candidate move of every vote.
 
     sorted_p (G, n): exact projections sorted; sorted_gains (G, n, K) and suffix in that order.
@@ -187,11 +200,12 @@ def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, ste
     each sorted position: a block is then visited in sample order (cache-friendly input gathers; the
     search does not depend on the order of a block). `guess_reach` speeds up the top-k unless
     projections are small integers (massive ties make the guess useless); same result either way.
+    `near` (G,), when given, is `kth_distance(sorted_p, t0, min(2 * interval, n))`, already computed.
     """
     G, n = sorted_p.shape
     K = sorted_gains.shape[2]
     k = max(1, min(2 * interval, n))
-    near = torch.kthvalue((sorted_p - t0[:, None]).abs(), k, dim=1).values
+    near = kth_distance(sorted_p, t0, k) if near is None else near
     radius = torch.maximum(8 * near, 1e-9 * (t0.abs() + 1.0))
     a, b = band(sorted_p, t0, steps, norms, x_low, x_high, radius)
     L = band_width(a, b, n, k)

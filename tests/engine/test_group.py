@@ -201,3 +201,15 @@ def test_smallest_is_top_k_whatever_the_guess(seed):
         assert torch.equal(torch.sort(nearest, dim=2).values, expected)
         assert torch.equal(distance.gather(2, idx), nearest)
         assert all(len(set(row.tolist())) == k for row in idx.reshape(G * C, k))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_kth_distance_is_the_kth_smallest_distance_of_the_whole_row(seed):
+    rng = np.random.default_rng(800 + seed)
+    G, n = 6, int(rng.integers(1, 120))
+    p = torch.sort(torch.tensor(rng.integers(-6, 7, size=(G, n)) / 3.0), dim=1).values  # ties
+    t0 = torch.tensor(np.concatenate([rng.normal(size=G - 2) * 2, [-10.0, 10.0]]))  # also outside every value
+    t0[0] = p[0, n // 2]  # exactly on a value
+    for k in {1, n, int(rng.integers(1, n + 1))}:
+        expected = torch.kthvalue((p - t0[:, None]).abs(), k, dim=1).values
+        assert torch.equal(search.kth_distance(p, t0, k), expected)
