@@ -125,7 +125,8 @@ def window_search(values: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, c
     k = max(1, min(2 * interval, L))
     # The window is chosen on distances rounded to float32 (rounding is monotone, so the values strictly
     # nearer than the k-th rounded distance are the same set whichever tied ones top-k keeps).
-    distance = (values - t0[:, None, None]).abs_().to(torch.float32)
+    distance = torch.empty(values.shape, dtype=torch.float32, device=values.device)
+    torch.sub(values, t0[:, None, None], out=distance).abs_()  # rounded once to float32, in one pass
     nearest, idx = smallest(distance, k, reach)
     edge = nearest.amax(2, keepdim=True)
     window = values.gather(2, idx)
@@ -240,7 +241,8 @@ def _search_block(sorted_p, t0, x, steps, norms, sorted_gains, suffix, base, sco
     gains = sorted_gains.gather(1, positions[:, :, None].expand(-1, -1, K))
     # 0-1 gains are small integers: float32 products are exact and cheaper; quantised CE gains need float64.
     small = sorted_gains.dtype if score_is_ce(score) else torch.float32
-    on = (values > t0[:, None, None]).to(small)
+    on = torch.empty(values.shape, dtype=small, device=values.device)
+    torch.gt(values, t0[:, None, None], out=on)  # 0 / 1 written straight in the product's type
     end = positions.amax(1)[:, None, None].add(1).expand(-1, 1, K)
     inside = torch.bmm(on, gains.to(small)).to(gains.dtype)
     current = base[:, None, :] + suffix.gather(1, end) + inside  # on above the block, and in it
