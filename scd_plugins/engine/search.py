@@ -262,7 +262,8 @@ def ce_threshold(Q: torch.Tensor, sign: torch.Tensor, t_start: torch.Tensor, new
 
     sign (G, 1, n) = 2y - 1; t_start (G,). The mean BCE is convex in the bias, so Newton steps from
     the current threshold find the continuous optimum t* (a row stops moving once its step is at
-    float64 resolution; a fixed number of steps, so nothing is read back to the host). By convexity
+    float64 resolution; off the CPU a fixed number of steps, so nothing is read back to the host; on
+    the CPU the loop ends once every row has stopped, which changes nothing). By convexity
     the best admissible threshold is the nearest admissible one below t* or the nearest above it, so
     only those two are scored; tied values are handled by looking past their whole group.
     Returns (thresholds (G, C), scores (G, C)): scores are minus the mean BCE.
@@ -272,6 +273,8 @@ def ce_threshold(Q: torch.Tensor, sign: torch.Tensor, t_start: torch.Tensor, new
     t = t_start[:, None].expand(G, C).clone()
     still = torch.ones_like(t, dtype=torch.bool)
     for _ in range(newton_steps):
+        if Q.device.type == "cpu" and not bool(still.any()):
+            break  # every row has stopped, the remaining steps are zeros (a host read is free on the CPU)
         s = torch.sigmoid(Q - t[..., None])
         grad = (s - yf).mean(2)  # d loss / d bias, bias = -t
         hess = (s * (1 - s)).mean(2).clamp_min(1e-9)
