@@ -21,6 +21,7 @@ exceeds a threshold t = -b, which is what the searches return.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from scd_plugins.engine import search
@@ -67,6 +68,7 @@ class GroupTrainer:
         self.x_low, self.x_high = low, high  # per-feature range: bounds what a move can do
         self.ar = torch.arange(self.G, device=dev)
         self.XT_flat = XT.reshape(-1)
+        self.XT_np = self.XT_flat.numpy() if dev.type == "cpu" else None
         # Every batch holds m[0] negatives then m[1] positives: the same labels for every vote and iteration.
         self.yb = torch.cat([torch.zeros(self.m[0]), torch.ones(self.m[1])]).to(dev, torch.int64)
         self.sign_b = (2 * self.yb - 1).to(torch.float64)
@@ -168,8 +170,7 @@ class GroupTrainer:
 
             found.append(search.search_moves(ps, t0, inputs, steps[:, half], norms[:, half], x_low[:, half],
                                              x_high[:, half], sg, suffix, base, score, self.cfg.interval,
-                                             sample_of, guess_reach=sample_of is not None or not self.cfg.binary_weights,
-                                             near=near))
+                                             sample_of, near=near))
         return torch.cat([f[0] for f in found], dim=1), torch.cat([f[1] for f in found], dim=1)
 
     def _sorted(self, p, gains):
@@ -227,19 +228,10 @@ class GroupTrainer:
         coords = features[:, pos]  # (G, C)
         sorted_rows = rows.gather(1, order)
 
-        block = []  # the step's feature rows (G, |F|, N), copied once: contiguous rows gather fast
-
         def column_inputs(positions, coords, g):
             samples = (sorted_rows if g is None else sorted_rows[g]).gather(1, positions)
-            if g is None:
-                if not block:
-                    block.append(self.XT[features])
-                rows = block[0] if coords.shape[1] == features.shape[1] else block[0].gather(
-                    1, coords[..., None].expand(-1, -1, self.N))
-                return rows.gather(2, samples[:, None, :].expand(-1, rows.shape[1], -1))
-            f = features[g].gather(1, coords)  # a few candidates redone over every sample
-            flat = f[:, :, None] * self.N + samples[:, None, :]
-            return self.XT_flat[flat.reshape(-1)].reshape(flat.shape)
+            f = (features if g is None else features[g]).gather(1, coords)
+            return self._take(f[:, :, None] * self.N + samples[:, None, :])  # only the band's samples
 
         scores, thresholds = self._moves(ps, t1k, column_inputs, pos, steps, norms, self.x_low[coords],
                                          self.x_high[coords], sg, suffix, base, score, sorted_rows)
@@ -255,6 +247,13 @@ class GroupTrainer:
         new = search.moved(Pk, self.XT[f], step[:, None], norm[:, None])
         self.P[self.ar, :, k] = torch.where(better[:, None], new, Pk)
         self.t1[self.ar, k] = torch.where(better, thresholds.gather(1, c)[:, 0], t1k)
+
+    def _take(self, flat: torch.Tensor) -> torch.Tensor:
+        """XT's entries at flat positions (feature * N + sample): NumPy's take on the CPU, the fastest
+        gather there for scattered rows (a (G, |F|, N) copy of the step's feature rows cost more)."""
+        if self.device.type == "cpu":
+            return torch.from_numpy(np.take(self.XT_np, flat.numpy()))
+        return self.XT_flat[flat]
 
     # ----- pocket and loop --------------------------------------------------------------------------
     def _out(self, A):

@@ -109,7 +109,7 @@ def band_width(a: torch.Tensor, b: torch.Tensor, n: int, k: int) -> int:
 
 
 def window_search(values: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, current: torch.Tensor,
-                  score: Score, interval: int, reach: torch.Tensor | None = None):
+                  score: Score, interval: int):
     """Best admissible threshold near t0 for each candidate row, from exact values.
 
     values (G, C, L): exact candidate projections (overwritten) of L samples (a block holding every sample that
@@ -117,8 +117,7 @@ def window_search(values: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, c
     the split at t0 over every sample. The window is the 2 * interval values nearest to t0; a value
     takes part in splits only if it is strictly nearer than the window's farthest (so ties at the
     edge never depend on which of them top-k kept). The current split is always a candidate (kept
-    at t0 when the window has no neighbour on a side). `reach` (G,), a guess of the windows' reach,
-    only makes the top-k cheaper on the CPU (`smallest`): the result does not depend on it. Returns (scores (G, C), thresholds (G, C),
+    at t0 when the window has no neighbour on a side). Returns (scores (G, C), thresholds (G, C),
     edge (G, C): the window's reach, which the caller checks against its block's certified radius).
     """
     G, C, L = values.shape
@@ -127,10 +126,11 @@ def window_search(values: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, c
     # nearer than the k-th rounded distance are the same set whichever tied ones top-k keeps).
     distance = torch.empty(values.shape, dtype=torch.float32, device=values.device)
     torch.sub(values, t0[:, None, None], out=distance).abs_()  # rounded once to float32, in one pass
-    nearest, idx = smallest(distance, k, reach)
+    nearest, idx = smallest(distance, k)
     edge = nearest.amax(2, keepdim=True)
     window = values.gather(2, idx)
-    window, order = torch.sort(window, dim=2)
+    order = argsort(window).to(window.device)  # ties in any order: no split falls inside a tied group
+    window = window.gather(2, order)
     idx = idx.gather(2, order)
     K = gains.shape[2]
     g = gains.gather(1, idx.reshape(G, C * k, 1).expand(-1, -1, K)).reshape(G, C, k, K)
@@ -151,32 +151,18 @@ def window_search(values: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, c
 
 
 def smallest(distance: torch.Tensor, k: int, reach: torch.Tensor | None = None):
-    """The k smallest entries along the last dim of `distance` (G, C, L) and their positions, as a set.
+    """The k smallest entries along the last dim of `distance` (G, C, L) and their positions, as a set
+    (which of the entries tied with the k-th are kept is unspecified).
 
-    torch.topk costs about as much for a short row as for a long one; on the CPU, with a guess
-    `reach` (G,) of the k-th smallest value, only the entries below the guess (a few times k) go
-    through top-k; rows with fewer than k of them take the plain top-k, so the answer never depends
-    on the guess. Elsewhere (no host reads inside an iteration) it is the plain top-k.
+    On the CPU NumPy's introselect (`argpartition`, linear in L and about twice as fast as torch.topk
+    there); elsewhere torch.topk. `reach`, a guess of the k-th smallest value, is not needed by either
+    and is ignored.
     """
-    if reach is None or distance.device.type != "cpu" or k >= distance.shape[2]:
+    if distance.device.type != "cpu":
         return torch.topk(distance, k, dim=2, largest=False, sorted=False)
-    G, C, L = distance.shape
-    flat = distance.reshape(G * C, L)
-    below = flat < reach.to(flat.dtype).repeat_interleave(C)[:, None]
-    counts = below.sum(1)
-    rows, cols = below.nonzero(as_tuple=True)  # grouped by row, in row order
-    width = max(k, int(counts.max()))
-    slot = torch.arange(len(rows)) - (counts.cumsum(0) - counts)[rows]
-    packed = torch.full((G * C, width), torch.inf, dtype=flat.dtype)
-    packed[rows, slot] = flat[rows, cols]
-    columns = torch.zeros(packed.shape, dtype=torch.long)
-    columns[rows, slot] = cols
-    nearest, pick = torch.topk(packed, k, dim=1, largest=False, sorted=False)
-    idx = columns.gather(1, pick)
-    short = torch.nonzero(counts < k).flatten()
-    if len(short):
-        nearest[short], idx[short] = torch.topk(flat[short], k, dim=1, largest=False, sorted=False)
-    return nearest.reshape(G, C, k), idx.reshape(G, C, k)
+    d = distance.numpy()
+    idx = np.argpartition(d, k - 1, axis=-1)[..., :k]
+    return torch.from_numpy(np.take_along_axis(d, idx, axis=-1)), torch.from_numpy(idx)
 
 
 def moved(p, x, step, norm):
@@ -188,7 +174,7 @@ def moved(p, x, step, norm):
 def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, steps: torch.Tensor,
                  norms: torch.Tensor, x_low: torch.Tensor, x_high: torch.Tensor, sorted_gains: torch.Tensor,
                  suffix: torch.Tensor, base: torch.Tensor, score: Score, interval: int,
-                 sample_of: torch.Tensor | None = None, guess_reach: bool = True, near: torch.Tensor | None = None):
+                 sample_of: torch.Tensor | None = None, near: torch.Tensor | None = None):
     """Best (score, threshold) near t0 for every candidate move of every vote.
 
     sorted_p (G, n): exact projections sorted; sorted_gains (G, n, K) and suffix in that order.
@@ -199,8 +185,7 @@ def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, ste
     (`band`); a candidate whose window reaches the block's edge is redone over every sample, so the
     result is the search over every sample. `sample_of` (G, n), when given, names the data sample at
     each sorted position: a block is then visited in sample order (cache-friendly input gathers; the
-    search does not depend on the order of a block). `guess_reach` speeds up the top-k unless
-    projections are small integers (massive ties make the guess useless); same result either way.
+    search does not depend on the order of a block).
     `near` (G,), when given, is `kth_distance(sorted_p, t0, min(2 * interval, n))`, already computed.
     """
     G, n = sorted_p.shape
@@ -214,9 +199,8 @@ def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, ste
     positions = start[:, None] + torch.arange(L, device=sorted_p.device)
     if sample_of is not None:
         positions = positions.gather(1, argsort(sample_of.gather(1, positions)).to(positions.device))
-    reach = 2 * near if guess_reach else None
     scores, thresholds, edge = _search_block(sorted_p, t0, inputs(positions, None), steps, norms, sorted_gains,
-                                             suffix, base, score, interval, positions, reach)
+                                             suffix, base, score, interval, positions)
     if L == n:
         return scores, thresholds
     truncated = edge >= radius[:, None] * (1 - 1e-6)  # samples left out might be in the window
@@ -225,13 +209,12 @@ def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, ste
         everything = torch.arange(n, device=sorted_p.device).expand(len(g), n)
         s, t, _ = _search_block(sorted_p[g], t0[g], inputs(everything, (g, c)), steps[g, c][:, None],
                                 norms[g, c][:, None], sorted_gains[g], suffix[g], base[g], score, interval,
-                                everything, None if reach is None else reach[g])
+                                everything)
         scores[g, c], thresholds[g, c] = s[:, 0], t[:, 0]
     return scores, thresholds
 
 
-def _search_block(sorted_p, t0, x, steps, norms, sorted_gains, suffix, base, score, interval, positions,
-                  reach=None):
+def _search_block(sorted_p, t0, x, steps, norms, sorted_gains, suffix, base, score, interval, positions):
     """`window_search` over a block of sorted positions (G, L) of each vote; x (G, C, L) inputs."""
     K = sorted_gains.shape[2]
     L = positions.shape[1]
@@ -246,7 +229,7 @@ def _search_block(sorted_p, t0, x, steps, norms, sorted_gains, suffix, base, sco
     end = positions.amax(1)[:, None, None].add(1).expand(-1, 1, K)
     inside = torch.bmm(on, gains.to(small)).to(gains.dtype)
     current = base[:, None, :] + suffix.gather(1, end) + inside  # on above the block, and in it
-    return window_search(values, t0, gains, current, score, interval, reach)
+    return window_search(values, t0, gains, current, score, interval)
 
 
 def score_is_ce(score) -> bool:
