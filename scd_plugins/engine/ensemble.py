@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from scd_plugins.engine.codes import byte_codes
 from scd_plugins.engine.config import VoteConfig
 
 _U32 = float(np.finfo(np.float32).eps) / 2  # unit roundoff of float32
@@ -28,11 +29,11 @@ def default_group_size(n_votes: int, device: str) -> int:
     return max(1, min(n_votes, 1 if device == "cpu" else 128))
 
 
-def _train_group(XT, y, cfg, seeds, device):
+def _train_group(XT, y, cfg, seeds, device, codes):
     from scd_plugins.engine.group import train_group
 
     start = time.perf_counter()
-    out = train_group(XT, y, cfg, seeds, device)
+    out = train_group(XT, y, cfg, seeds, device, codes=codes)
     out["seconds"] = np.full(len(seeds), (time.perf_counter() - start) / len(seeds))
     return out
 
@@ -52,8 +53,9 @@ def fit_votes(X: np.ndarray, y: np.ndarray, cfg: VoteConfig, seeds: list[int], *
     jobs = 1 if device != "cpu" else n_jobs
     # The feature-major copy is made once and shared (joblib memory-maps large arrays for workers).
     XT = np.ascontiguousarray(X.T, dtype=np.float64)
+    codes = byte_codes(XT) if device == "cpu" else None  # once for every group (8-bit images: a byte a value)
     groups = [seeds[i:i + g] for i in range(0, len(seeds), g)]
-    tasks = (delayed(_train_group)(XT, y, cfg, group, device) for group in groups)
+    tasks = (delayed(_train_group)(XT, y, cfg, group, device, codes) for group in groups)
     results = Parallel(n_jobs=jobs, return_as="generator")(tasks)
     bar = tqdm(total=len(seeds), desc="SCD votes", unit="vote", disable=not progress)
     parts = []

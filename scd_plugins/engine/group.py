@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from scd_plugins.engine import search
+from scd_plugins.engine.codes import byte_codes
 from scd_plugins.engine.config import VoteConfig
 from scd_plugins.engine.objective import ZeroOne
 
@@ -51,7 +52,8 @@ def _init_weights(shape, binary: bool, gen: torch.Generator) -> torch.Tensor:
 class GroupTrainer:
     """State and moves of a group of votes; `train()` runs spec section 3 for all of them."""
 
-    def __init__(self, XT: torch.Tensor, y: torch.Tensor, cfg: VoteConfig, seeds, x_range=None):
+    def __init__(self, XT: torch.Tensor, y: torch.Tensor, cfg: VoteConfig, seeds, x_range=None, codes="auto"):
+        """codes: `codes.byte_codes` of XT (CPU only; "auto": computed here, None: none used)."""
         self.XT, self.y, self.cfg = XT, y, cfg
         self.device = dev = XT.device
         self.d, self.N = XT.shape
@@ -69,6 +71,9 @@ class GroupTrainer:
         self.ar = torch.arange(self.G, device=dev)
         self.XT_flat = XT.reshape(-1)
         self.XT_np = self.XT_flat.numpy() if dev.type == "cpu" else None
+        if dev.type != "cpu":
+            codes = None
+        self.codes = byte_codes(XT.numpy()) if isinstance(codes, str) else codes
         # Every batch holds m[0] negatives then m[1] positives: the same labels for every vote and iteration.
         self.yb = torch.cat([torch.zeros(self.m[0]), torch.ones(self.m[1])]).to(dev, torch.int64)
         self.sign_b = (2 * self.yb - 1).to(torch.float64)
@@ -230,8 +235,7 @@ class GroupTrainer:
 
         def column_inputs(positions, coords, g):
             samples = (sorted_rows if g is None else sorted_rows[g]).gather(1, positions)
-            f = (features if g is None else features[g]).gather(1, coords)
-            return self._take(f[:, :, None] * self.N + samples[:, None, :])  # only the band's samples
+            return self._inputs((features if g is None else features[g]).gather(1, coords), samples)
 
         scores, thresholds = self._moves(ps, t1k, column_inputs, pos, steps, norms, self.x_low[coords],
                                          self.x_high[coords], sg, suffix, base, score, sorted_rows)
@@ -248,12 +252,21 @@ class GroupTrainer:
         self.P[self.ar, :, k] = torch.where(better[:, None], new, Pk)
         self.t1[self.ar, k] = torch.where(better, thresholds.gather(1, c)[:, 0], t1k)
 
-    def _take(self, flat: torch.Tensor) -> torch.Tensor:
-        """XT's entries at flat positions (feature * N + sample): NumPy's take on the CPU, the fastest
-        gather there for scattered rows (a (G, |F|, N) copy of the step's feature rows cost more)."""
-        if self.device.type == "cpu":
-            return torch.from_numpy(np.take(self.XT_np, flat.numpy()))
-        return self.XT_flat[flat]
+    def _inputs(self, f: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
+        """XT[f[g, i], samples[g, j]] as (G', F', L) float64: features f (G', F'), samples (G', L).
+
+        On the CPU, with byte codes, each vote's F' code rows are copied whole (contiguous, an eighth
+        of their float64 size) and the band's samples taken from that copy, then looked up; without
+        codes, one NumPy take of the band's entries (cheaper than copying float64 rows whole).
+        """
+        if self.device.type != "cpu":
+            return self.XT_flat[f[:, :, None] * self.N + samples[:, None, :]]
+        if self.codes is None:
+            return torch.from_numpy(np.take(self.XT_np, (f[:, :, None] * self.N + samples[:, None, :]).numpy()))
+        table, codes = self.codes
+        fs, ss = f.numpy(), samples.numpy()
+        picked = np.stack([np.take(np.take(codes, fs[g], axis=0), ss[g], axis=1) for g in range(len(fs))])
+        return torch.from_numpy(np.take(table, picked))
 
     # ----- pocket and loop --------------------------------------------------------------------------
     def _out(self, A):
@@ -357,12 +370,13 @@ class GroupTrainer:
         return {"W1": W1, "b1": -t1, "w2": w2, "b2": -t2, "train_score": best_score.cpu().numpy()}
 
 
-def train_group(XT, y, cfg: VoteConfig, seeds, device: str = "cpu") -> dict:
+def train_group(XT, y, cfg: VoteConfig, seeds, device: str = "cpu", codes="auto") -> dict:
     """Train the votes of `seeds` as one group on feature-major data XT (d, N) float64, y in {0, 1}.
 
     Returns host float64 arrays with a leading vote axis. XT may be a read-only memory map shared by
     worker processes (never written). Torch runs single-threaded here: one process per core, and
-    sums that do not depend on a thread count.
+    sums that do not depend on a thread count. `codes`: `codes.byte_codes(XT)` when the caller has it
+    (shared by every group), "auto" to compute it here; the result is the same either way.
     """
     import warnings
 
@@ -378,6 +392,6 @@ def train_group(XT, y, cfg: VoteConfig, seeds, device: str = "cpu") -> dict:
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
             XT_t = torch.from_numpy(np.asarray(XT, dtype=np.float64)).to(device)
         yt = torch.from_numpy(np.asarray(y, dtype=np.int64)).to(device)
-        return GroupTrainer(XT_t, yt, cfg, seeds).train()
+        return GroupTrainer(XT_t, yt, cfg, seeds, codes=codes).train()
     finally:
         torch.set_num_threads(threads)

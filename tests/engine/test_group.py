@@ -213,3 +213,28 @@ def test_kth_distance_is_the_kth_smallest_distance_of_the_whole_row(seed):
     for k in {1, n, int(rng.integers(1, n + 1))}:
         expected = torch.kthvalue((p - t0[:, None]).abs(), k, dim=1).values
         assert torch.equal(search.kth_distance(p, t0, k), expected)
+
+
+def test_byte_codes_are_the_values_bit_for_bit_or_none():
+    from scd_plugins.engine.codes import byte_codes
+
+    rng = np.random.default_rng(5)
+    XT = rng.integers(0, 200, size=(40, 3000)) / 255.0
+    XT[7, 11] = 0.5 / 255  # values a strided sample of 2 misses: the table grows, earlier rows are coded again
+    for chunk in (3000, 1 << 22):  # a row per chunk, then every row in one
+        table, codes = byte_codes(XT, sample=2, chunk=chunk)
+        assert codes.dtype == np.uint8 and len(table) == len(np.unique(XT)) == 201
+        assert np.array_equal(table[codes].view(np.int64), XT.view(np.int64))
+    assert byte_codes(rng.random((4, 100))) is None  # 400 distinct values
+    signed = np.zeros((2, 50))
+    signed[1, 3] = -0.0
+    assert byte_codes(signed) is None  # -0.0 beside 0.0 cannot share a code
+    assert byte_codes(np.full((2, 5), np.nan)) is None
+
+
+def test_a_group_trains_the_same_with_or_without_byte_codes(fmnist_like):
+    XT, y = fmnist_like  # digits: 17 distinct values
+    cfg = VoteConfig(iterations=12, n_features=16)
+    coded, plain = train_group(XT, y, cfg, [3, 4]), train_group(XT, y, cfg, [3, 4], codes=None)
+    for key in ("W1", "b1", "w2", "b2", "train_score"):
+        assert np.array_equal(coded[key], plain[key])
