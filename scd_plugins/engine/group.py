@@ -155,7 +155,8 @@ class GroupTrainer:
     def _moves(self, ps, t0, column_inputs, pos, steps, norms, x_low, x_high, sg, suffix, base, score,
                sample_of=None):
         """`search.search_moves` for every candidate; +step and -step candidates searched apart (each
-        sign's band is about half as wide as both together).
+        sign's band is about half as wide as both together), on the CPU in batches of votes with
+        similar band widths (`search.width_batches`: no vote pays for a much wider vote's band).
 
         column_inputs(positions (G', L), coords (G', F'), g) gives the inputs (G', F', L) of coordinates
         `coords` at sorted positions, for the votes g (None: every vote).
@@ -166,17 +167,35 @@ class GroupTrainer:
         near = search.kth_distance(ps, t0, max(1, min(2 * self.cfg.interval, ps.shape[1])))  # shared by the halves
         for half in halves:
             hp = pos[half]
-
-            def inputs(positions, rows, hp=hp):
-                if rows is None:
-                    return column_inputs(positions, hp.expand(self.G, -1), None)
-                g, c = rows
-                return column_inputs(positions, hp[c][:, None], g)
-
-            found.append(search.search_moves(ps, t0, inputs, steps[:, half], norms[:, half], x_low[:, half],
-                                             x_high[:, half], sg, suffix, base, score, self.cfg.interval,
-                                             sample_of, near=near))
+            args = (steps[:, half], norms[:, half], x_low[:, half], x_high[:, half])
+            batches = search.width_batches(ps, t0, *args, self.cfg.interval, near)
+            if batches == [None]:
+                found.append(self._search_votes(None, hp, column_inputs, ps, t0, args, sg, suffix, base, score,
+                                                sample_of, near))
+                continue
+            scores = torch.empty(args[0].shape, dtype=torch.float64, device=self.device)
+            thresholds = torch.empty_like(scores)
+            for votes in batches:
+                scores[votes], thresholds[votes] = self._search_votes(votes, hp, column_inputs, ps, t0, args, sg,
+                                                                      suffix, base, score, sample_of, near)
+            found.append((scores, thresholds))
         return torch.cat([f[0] for f in found], dim=1), torch.cat([f[1] for f in found], dim=1)
+
+    def _search_votes(self, votes, hp, column_inputs, ps, t0, args, sg, suffix, base, score, sample_of, near):
+        """`search.search_moves` for the votes `votes` (None: every vote) of one half's candidates."""
+        def pick(t):
+            return t if votes is None or t is None else t[votes]
+
+        count = self.G if votes is None else len(votes)
+
+        def inputs(positions, rows):
+            if rows is None:
+                return column_inputs(positions, hp.expand(count, -1), votes)
+            g, c = rows
+            return column_inputs(positions, hp[c][:, None], g if votes is None else votes[g])
+
+        return search.search_moves(pick(ps), pick(t0), inputs, *(pick(a) for a in args), pick(sg), pick(suffix),
+                                   pick(base), score, self.cfg.interval, pick(sample_of), near=pick(near))
 
     def _sorted(self, p, gains):
         order = search.argsort(p).to(p.device)

@@ -100,6 +100,38 @@ def band(sorted_p, t0, steps, norms, x_low, x_high, radius):
     return a, b
 
 
+def _radius(near, t0):
+    """The band's certified radius around t0: 8 times the distance to the 2I-th nearest value."""
+    return torch.maximum(8 * near, 1e-9 * (t0.abs() + 1.0))
+
+
+def width_batches(sorted_p, t0, steps, norms, x_low, x_high, interval, near, waste=1 << 16):
+    """Votes split into batches of similar band widths (CPU): index tensors, widest first.
+
+    A batch searches on its widest vote's band, so a vote in it costs as if its band were that wide;
+    a vote starts a new batch when the padding would exceed `waste` candidate-samples (C times the
+    width difference: about a batch's own per-call overhead). One batch of every vote (None) when no
+    vote needs one of its own. Results do not depend on the batching.
+    """
+    G, n = sorted_p.shape
+    if G == 1 or sorted_p.device.type != "cpu":
+        return [None]
+    k = max(1, min(2 * interval, n))
+    a, b = band(sorted_p, t0, steps, norms, x_low, x_high, _radius(near, t0))
+    widths = (b - a).clamp(k, n)
+    order = torch.argsort(widths, descending=True, stable=True)
+    batches, current, top = [], [], None
+    for g, w in zip(order.tolist(), widths[order].tolist()):
+        if current and (top - w) * steps.shape[1] > waste:
+            batches.append(current)
+            current = []
+        if not current:
+            top = w
+        current.append(g)
+    batches.append(current)
+    return [None] if len(batches) == 1 else [torch.tensor(sorted(c)) for c in batches]
+
+
 def band_width(a: torch.Tensor, b: torch.Tensor, n: int, k: int) -> int:
     """The one block width a group's search uses: the widest vote's band on the CPU (reading it costs
     nothing there), every sample on other devices (no host synchronisation inside an iteration)."""
@@ -192,7 +224,7 @@ def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, ste
     K = sorted_gains.shape[2]
     k = max(1, min(2 * interval, n))
     near = kth_distance(sorted_p, t0, k) if near is None else near
-    radius = torch.maximum(8 * near, 1e-9 * (t0.abs() + 1.0))
+    radius = _radius(near, t0)
     a, b = band(sorted_p, t0, steps, norms, x_low, x_high, radius)
     L = band_width(a, b, n, k)
     start = torch.minimum(a, torch.full_like(a, n - L))

@@ -238,3 +238,18 @@ def test_a_group_trains_the_same_with_or_without_byte_codes(fmnist_like):
     coded, plain = train_group(XT, y, cfg, [3, 4]), train_group(XT, y, cfg, [3, 4], codes=None)
     for key in ("W1", "b1", "w2", "b2", "train_score"):
         assert np.array_equal(coded[key], plain[key])
+
+
+def test_votes_searched_in_width_batches_are_the_same(fmnist_like, monkeypatch):
+    XT, y = fmnist_like
+    cfg = VoteConfig(iterations=12, n_features=16)
+    together = train_group(XT, y, cfg, [21, 22, 23])
+    split = search.width_batches
+    monkeypatch.setattr(search, "width_batches", lambda *a, **k: split(*a, waste=0))  # a batch per width
+    apart = train_group(XT, y, cfg, [21, 22, 23])
+    for key in ("W1", "b1", "w2", "b2", "train_score"):
+        assert np.array_equal(together[key], apart[key])
+    widths = search.width_batches(torch.tensor([[0.0, 1, 2, 3]]).repeat(3, 1), torch.zeros(3),
+                                  torch.ones(3, 2), torch.ones(3, 2), torch.zeros(3, 2), torch.ones(3, 2), 1,
+                                  torch.full((3,), 0.1), waste=0)
+    assert widths == [None]  # equal widths: one batch
