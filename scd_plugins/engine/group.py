@@ -1,8 +1,8 @@
 """The one training loop, run for a group of G votes at once as batched tensors (CPU or CUDA alike).
 
 Every tensor has a leading vote axis: weights W1 (G, d, h), w2 (G, h), thresholds t1 (G, h), t2 (G,),
-cached projections P (G, N, h). Each operation works on the whole group, so its overhead is paid
-once per group. Decisions (argmax, accept or reject, the pocket) stay on the device as masks and
+cached projections P (G, N, h) and activations A_full (G, N, h) of the whole training set. Each
+operation works on the whole group, so its overhead is paid once per group. Decisions (argmax, accept or reject, the pocket) stay on the device as masks and
 `where`s; nothing is read back to the host inside an iteration except, on the CPU only, the band
 width of a move search (see `search.band_width`).
 
@@ -268,8 +268,11 @@ class GroupTrainer:
         w = w / norm[:, None]
         self.W1[self.ar, :, k] = w
         new = search.moved(Pk, self.XT[f], step[:, None], norm[:, None])
-        self.P[self.ar, :, k] = torch.where(better[:, None], new, Pk)
-        self.t1[self.ar, k] = torch.where(better, thresholds.gather(1, c)[:, 0], t1k)
+        Pk = torch.where(better[:, None], new, Pk)
+        t1k = torch.where(better, thresholds.gather(1, c)[:, 0], t1k)
+        self.P[self.ar, :, k] = Pk
+        self.t1[self.ar, k] = t1k
+        self.A_full[self.ar, :, k] = (Pk > t1k[:, None]).to(torch.float64)  # node k's column, the only one changed
 
     def _inputs(self, f: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
         """XT[f[g, i], samples[g, j]] as (G', F', L) float64: features f (G', F'), samples (G', L).
@@ -302,7 +305,7 @@ class GroupTrainer:
         return torch.stack([XTT @ self.W1[g] for g in range(self.G)])
 
     def full_score(self) -> torch.Tensor:
-        z = self._out(self._activations(self.P))
+        z = self._out(self.A_full)
         correct = (z > self.t2[:, None]) == (self.y == 1)
         neg = (self.y == 0).to(torch.float64)
         c = correct.to(torch.float64)
@@ -356,6 +359,7 @@ class GroupTrainer:
             t, best = search.full_search(ps_k, suffix, base, score)
             self.t1[self.ar, k] = torch.where(best > current, t, tk[:, 0])
         self.t2 = self._fit_output_full()
+        self.A_full = self._activations(self.P)  # kept current: (P > t1) of the whole training set
 
     def _keep(self, better, best):
         """Pocket copy of the improved votes (a `where` off the CPU; an index copy on it)."""
@@ -374,11 +378,12 @@ class GroupTrainer:
         best = tuple(t.clone() for t in (self.W1, self.t1, self.w2, self.t2))
         for it in range(self.cfg.iterations):
             rows, k, features = self._draw()
-            A = self._activations(self.P.gather(1, rows[..., None].expand(-1, -1, self.cfg.hidden_nodes)))
+            A = self.A_full.gather(1, rows[..., None].expand(-1, -1, self.cfg.hidden_nodes))
             self._output_step(A, it)
             self._hidden_step(rows, A, k, features, it)  # activations are unchanged by an output move
             if (it + 1) % self.cfg.refresh_every == 0:
                 self.P = self._project()
+                self.A_full = self._activations(self.P)
             score = self.full_score()
             better = score > best_score
             best_score = torch.where(better, score, best_score)
