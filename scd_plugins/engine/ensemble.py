@@ -24,8 +24,10 @@ _U32 = float(np.finfo(np.float32).eps) / 2  # unit roundoff of float32
 
 def default_group_size(n_votes: int, device: str) -> int:
     """Votes per group when not given: a whole ensemble (up to 128) on a GPU, one vote per group on the
-    CPU: there the loop is bound by memory traffic, and a group's move searches run on the widest
-    vote's band, so larger groups measured slower per vote (benchmarks/train_speed.py, scaling)."""
+    CPU, where the loop is bound by memory traffic: groups of 8 measured as fast per vote at CIFAR
+    scale and 1.5x faster at the quickstart's (benchmarks/train_speed.py; a group's move searches run
+    in batches of similar band widths), but a group is one process's work, so fewer groups than
+    processes would leave cores idle."""
     return max(1, min(n_votes, 1 if device == "cpu" else 128))
 
 
