@@ -2,9 +2,10 @@
 
 Every tensor has a leading vote axis: weights W1 (G, d, h), w2 (G, h), thresholds t1 (G, h), t2 (G,),
 cached projections P (G, N, h) and activations A_full (G, N, h) of the whole training set. Each
-operation works on the whole group, so its overhead is paid once per group. Decisions (argmax, accept or reject, the pocket) stay on the device as masks and
-`where`s; nothing is read back to the host inside an iteration except, on the CPU only, the band
-width of a move search (see `search.band_width`).
+operation works on the whole group, so its overhead is paid once per group. Decisions (argmax,
+accept or reject, the pocket) stay on the device as masks and `where`s; nothing is read back to the
+host inside an iteration except, on the CPU only, band widths (`search.band_width`, and the batches
+of similar widths the votes' move searches run in) and NumPy's sorts, selections and gathers.
 
 All four families run this loop; they differ in two switches only:
 - `loss`: "01" (moves scored by balanced accuracy, then accuracy + balanced accuracy) or "ce" (moves
@@ -403,8 +404,6 @@ def train_group(XT, y, cfg: VoteConfig, seeds, device: str = "cpu", codes="auto"
     (shared by every group), "auto" to compute it here; the result is the same either way.
     """
     import warnings
-
-    import numpy as np
 
     from scd_plugins.engine.vote import _keep_freed_memory
 
