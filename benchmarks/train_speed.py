@@ -1,19 +1,28 @@
-"""Training speed at the paper's CIFAR-10 scale (N = 10000, d = 3072), batched votes; one run, ratios.
+"""Training speed of the SCD engine in one run: tables printed, JSON written (about 6 minutes on 2 quiet cores).
 
-Prints tables and writes benchmarks/results/train_speed.json (train_speed_cuda.json with --device cuda):
-- the 100-vote SCD01 ensemble (1000 iterations) wall time on the chosen device (CPU: n_jobs
-  processes), and its ratio to one 200-epoch scikit-learn MLP(20) fit on the same data
-  (tol=0, n_iter_no_change=200: a fixed amount of work), measured in the same run;
-- SCDCE / SCD01 and the BNN variants (10000 iterations) per 100 votes;
-- the batched loop against the single-vote loop it replaced (`engine.vote`), same data, same process;
-- how the cost grows: votes per group 1, 8, 32, 100; N 2500, 5000, 10000; d 784, 3072, each in a
-  fresh process with its peak memory (CPU: peak RSS; CUDA: peak allocated).
-Timings are seconds of wall time; `--quick` runs a twentieth of the iterations and 8 instead of 100
-votes and says where a figure is projected from a shorter run (a few minutes on 2 quiet cores).
+    python benchmarks/train_speed.py [--iterations 30] [--jobs 2] [--device cpu|cuda] [--out PATH]
 
-Data: synthetic pixels in [0, 1] from a few latent factors, labelled by a noisy linear rule on the
+Measured, seconds of wall time, torch single-threaded as in training (one process per core):
+- seconds per vote-iteration of the single-vote loop (`engine.vote`, kept as the reference) and of the
+  batched loop (`engine.group`) with 1, 8 and 32 votes per group, for SCD01 and SCDCE, at CIFAR-10
+  scale (synthetic, N 10000, d 3072) and at the quickstart's scale (the shipped Fashion-MNIST Pullover
+  vs Coat sample, N 2000, d 784). Timed: iterations 1..m (m = --iterations) of a 1000-iteration vote,
+  between progress calls, so the initialisation (with iteration 0) is timed apart, per vote;
+- one whole 1000-iteration SCD01 vote at each scale (group of 1), to check the projection from m;
+- the cost per vote-iteration when --jobs processes train at once (group of 1), which is what an
+  ensemble on --jobs cores sees (memory bandwidth is shared);
+- the anchor: one 200-epoch scikit-learn MLP(20) fit on the same data, one thread (tol=0,
+  n_iter_no_change=200: a fixed amount of work);
+- projected, and said so in the JSON: 100-vote SCD01 / SCDCE ensembles (1000 it) and SCD01BNN / SCDCEBNN
+  (10000 it) on --jobs processes = 100 / jobs x (setup + iterations x seconds per vote-iteration
+  measured with --jobs processes at once);
+- growth: a group of 8 at N 2500 / 5000 / 10000 and d 784 / 3072 (synthetic), each in a fresh process
+  with its peak memory (CPU: peak RSS of the process, VmHWM, data included; CUDA: peak allocated).
+With --device cuda (benchmarks/train_speed_cuda.py) the same tables on one GPU, the groups 1, 8, 32, 100,
+and the 100-vote ensemble as one group of 100 (no old loop, no parallel processes).
+
+Synthetic data: pixels in [0, 1] from a few latent factors, labelled by a noisy linear rule on the
 factors, so the problem is learnable.
-    python benchmarks/train_speed.py [--quick] [--device cuda] [--jobs 2]
 """
 from __future__ import annotations
 
@@ -23,174 +32,283 @@ import multiprocessing as mp
 import os
 import platform
 import resource
+import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
+FAMILIES = {"SCD01": ("01", False), "SCDCE": ("ce", False), "SCD01BNN": ("01", True), "SCDCEBNN": ("ce", True)}
 
 
 def cifar_like(n=10000, d=3072, latent=32, seed=0):
-    """Pixels in [0, 1] driven by a few latent factors (as natural images are), labels from a noisy
-    linear rule on the factors: learnable, about 90% at best."""
+    """8-bit pixels (k / 255, as CIFAR-10's) driven by a few latent factors (as natural images are),
+    labels from a noisy linear rule on the factors: learnable, about 90% at best."""
     rng = np.random.default_rng(seed)
     Z = rng.standard_normal((n, latent))
-    X = 1 / (1 + np.exp(-(Z @ rng.standard_normal((latent, d))) / np.sqrt(latent)))
+    X = np.round(255 / (1 + np.exp(-(Z @ rng.standard_normal((latent, d))) / np.sqrt(latent)))) / 255
     y = (Z @ rng.standard_normal(latent) + 0.4 * np.sqrt(latent) * rng.standard_normal(n) > 0).astype(int)
     return X, y
 
 
-def _group_cost(n, d, votes, iterations, device, loss="01", binary=False):
-    """Seconds for `votes` votes trained as one group, beyond initialisation, and peak memory (MiB)."""
+def quickstart():
+    """The quickstart's data: the shipped Fashion-MNIST Pullover vs Coat sample (2000 x 784)."""
+    from pipelines._shipped import load_fmnist_sample
+
+    ds = load_fmnist_sample()
+    return ds.x_train.astype(np.float64), ds.y_train
+
+
+def dataset(scale, n=None, d=None):
+    if scale == "quickstart":
+        return quickstart()
+    return cifar_like(*(v for v in (n, d) if v is not None))
+
+
+class _Enough(Exception):
+    """Raised from the progress hook once the iterations to time have run."""
+
+
+def time_loop(make_trainer, iterations, device="cpu"):
+    """(seconds of initialisation and iteration 0, seconds per iteration over iterations 1..m) of
+    make_trainer().train(progress): the times between progress calls."""
+    import torch
+
+    marks = []
+
+    def progress(it):
+        if device != "cpu":
+            torch.cuda.synchronize()
+        marks.append(time.perf_counter())
+        if len(marks) > iterations:
+            raise _Enough
+
+    start = time.perf_counter()
+    try:
+        make_trainer().train(progress)
+    except _Enough:
+        pass
+    m = len(marks) - 1
+    return marks[0] - start, (marks[-1] - marks[0]) / max(1, m)
+
+
+def _tensors(X, y, device="cpu"):
+    import torch
+
+    from scd_plugins.engine.vote import _keep_freed_memory
+
+    _keep_freed_memory()
+    torch.set_num_threads(1)
+    XT = np.ascontiguousarray(X.T, dtype=np.float64)
+    return torch.from_numpy(XT).to(device), torch.from_numpy(np.asarray(y, dtype=np.int64)).to(device)
+
+
+def loop_cost(X, y, family, votes, iterations, device="cpu", total=None, old=False, seed=0, codes="auto"):
+    """{setup per vote, seconds per vote-iteration} of one group of `votes` (old: the single-vote loop).
+    codes: the data's byte codes, made once per data set as `fit_votes` does ("auto": made in setup)."""
     import torch
 
     from scd_plugins.engine.config import VoteConfig
-    from scd_plugins.engine.group import train_group
+    from scd_plugins.engine.group import GroupTrainer
+    from scd_plugins.engine.vote import VoteTrainer
+
+    loss, binary = FAMILIES[family]
+    total = total or (10000 if binary else 1000)
+    cfg = VoteConfig(iterations=total, loss=loss, binary_weights=binary)
+    XT, yt = _tensors(X, y, device)
+    if old:
+        XT32 = XT.to(torch.float32)
+        setup, per = time_loop(lambda: VoteTrainer(XT, yt, cfg, seed, XT32=XT32), iterations)
+    else:
+        seeds = list(range(seed, seed + votes))
+        setup, per = time_loop(lambda: GroupTrainer(XT, yt, cfg, seeds, codes=codes), iterations, device)
+    return {"setup_s_per_vote": setup / votes, "s_per_vote_iteration": per / votes}
+
+
+def coded(X):
+    """The byte codes of the feature-major data, as `fit_votes` makes them once for every group."""
+    from scd_plugins.engine.codes import byte_codes
+
+    return byte_codes(np.ascontiguousarray(X.T, dtype=np.float64))
+
+
+def _parallel_worker(scale, family, iterations, seed, barrier, queue):
+    X, y = dataset(scale)
+    codes = coded(X)
+    barrier.wait()  # every process starts training together
+    queue.put(loop_cost(X, y, family, 1, iterations, seed=seed, codes=codes))
+
+
+def parallel_cost(scale, family, iterations, jobs):
+    """loop_cost of a group of 1 in `jobs` processes training at once; means over the processes."""
+    ctx = mp.get_context("spawn")
+    barrier, queue = ctx.Barrier(jobs), ctx.Queue()
+    procs = [ctx.Process(target=_parallel_worker, args=(scale, family, iterations, 100 + j, barrier, queue))
+             for j in range(jobs)]
+    for p in procs:
+        p.start()
+    results = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return {key: float(np.mean([r[key] for r in results])) for key in results[0]}
+
+
+def peak_rss_mib():
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited from the parent)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _growth_worker(n, d, votes, iterations, device):
+    import torch
 
     X, y = cifar_like(n, d)
-    XT = np.ascontiguousarray(X.T)
-    seeds = list(range(votes))
+    base = peak_rss_mib()
     if device != "cpu":
         torch.cuda.reset_peak_memory_stats()
-    start = time.perf_counter()
-    train_group(XT, y, VoteConfig(iterations=0, loss=loss, binary_weights=binary), seeds, device)
-    setup = time.perf_counter() - start
-    start = time.perf_counter()
-    train_group(XT, y, VoteConfig(iterations=iterations, loss=loss, binary_weights=binary), seeds, device)
-    seconds = time.perf_counter() - start - setup
+    cost = loop_cost(X, y, "SCD01", votes, iterations, device, codes=coded(X) if device == "cpu" else None)
     if device != "cpu":
-        torch.cuda.synchronize()
-        peak = torch.cuda.max_memory_allocated() / 2 ** 20
+        cost["peak_mib"] = torch.cuda.max_memory_allocated() / 2 ** 20
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "setup_seconds": setup, "peak_mib": peak}
+        cost["peak_mib"] = peak_rss_mib()
+        cost["peak_before_training_mib"] = base  # interpreter, torch and the data
+    return cost
 
 
 def _in_fresh_process(fn, *args):
-    """Run fn(*args) in a new process (so its peak memory is its own)."""
     with mp.get_context("spawn").Pool(1) as pool:
         return pool.apply(fn, args)
 
 
-def _old_vote(iterations):
-    """Seconds per vote of the single-vote loop (engine.vote) beyond initialisation."""
-    from scd_plugins.engine.config import VoteConfig
-    from scd_plugins.engine.vote import train_vote
+def mlp_fit_seconds(X, y, epochs=200):
+    """One scikit-learn MLP(20) fit of `epochs` epochs on one thread, and its training accuracy."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    from threadpoolctl import threadpool_limits
 
-    X, y = cifar_like()
-    XT = np.ascontiguousarray(X.T)
-    XT32 = XT.astype(np.float32)
-    start = time.perf_counter()
-    train_vote(XT, y, VoteConfig(iterations=0), 0, XT32=XT32)
-    setup = time.perf_counter() - start
-    start = time.perf_counter()
-    train_vote(XT, y, VoteConfig(iterations=iterations), 0, XT32=XT32)
-    return time.perf_counter() - start - setup
+    mlp = MLPClassifier((20,), activation="logistic", solver="sgd", learning_rate_init=0.01, momentum=0.9,
+                        max_iter=epochs, tol=0, n_iter_no_change=epochs, random_state=0)
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # a fixed number of epochs, by design
+        start = time.perf_counter()
+        mlp.fit(X, y)
+        seconds = time.perf_counter() - start
+    return seconds, float(mlp.score(X, y))
 
 
 def main(argv=None):
     import torch
-    from sklearn.neural_network import MLPClassifier
-
-    from scd_plugins import SCD01BNNClassifier, SCD01Classifier, SCDCEBNNClassifier, SCDCEClassifier
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="a twentieth of the iterations, 8 votes (projected)")
+    parser.add_argument("--iterations", type=int, default=30, help="iterations timed per configuration (m)")
+    parser.add_argument("--jobs", type=int, default=2, help="CPU processes for the ensemble projections")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--jobs", type=int, default=2, help="CPU processes for the ensembles")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
-    device = args.device
+    device, m = args.device, args.iterations
     if device == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: no CUDA device is available")
-    scale = 20 if args.quick else 1
-    iterations, bnn_iterations, votes = 1000 // scale, 10000 // scale, 8 if args.quick else 100
-    project = (100 / votes) * scale  # from the measured run to 100 votes at the paper's iterations
-    out = Path(args.out) if args.out else RESULTS / ("train_speed.json" if device == "cpu" else "train_speed_cuda.json")
-    X, y = cifar_like()
-    rows = []
-
-    def record(what, seconds, note=""):
-        rows.append({"what": what, "seconds": round(seconds, 3), "note": note})
-        print(f"{what:<62} {seconds:>9.2f} s  {note}", flush=True)
-
-    def ensemble(cls, its):
-        est = cls(n_votes=votes, iterations=its, random_state=0, n_jobs=args.jobs, device=device,
-                  votes_per_group=None if device == "cpu" else votes)
-        start = time.perf_counter()
-        est.fit(X, y)
-        return time.perf_counter() - start, est
-
-    how = "measured" if project == 1 else f"projected x{project:g} from {votes} votes x {iterations} it"
-    wall, scd01 = ensemble(SCD01Classifier, iterations)
-    record(f"SCD01 100 votes, {device}", wall * project, f"{how}; train acc {scd01.score(X, y):.3f}")
-    wall_ce, ce = ensemble(SCDCEClassifier, iterations)
-    record(f"SCDCE 100 votes, {device}", wall_ce * project, f"{how}; train acc {ce.score(X, y):.3f}")
-    bnn = {}
-    for name, cls in (("SCD01BNN", SCD01BNNClassifier), ("SCDCEBNN", SCDCEBNNClassifier)):
-        est = cls(n_votes=max(2, votes // 4), iterations=bnn_iterations // 10, random_state=0, n_jobs=args.jobs,
-                  device=device)
-        start = time.perf_counter()
-        est.fit(X, y)
-        bnn[name] = (time.perf_counter() - start) * (100 / est.n_votes) * 10 * scale
-        record(f"{name} 100 votes (10000 it), {device}", bnn[name],
-               f"projected from {est.n_votes} votes x {bnn_iterations // 10} it")
-
-    mlp = MLPClassifier((20,), activation="logistic", solver="sgd", learning_rate_init=0.01, momentum=0.9,
-                        max_iter=200 // scale, tol=0, n_iter_no_change=200, random_state=0)
-    start = time.perf_counter()
-    mlp.fit(X, y)
-    mlp_seconds = (time.perf_counter() - start) * scale
-    record("sklearn MLP(20) fit, 200 epochs (one core)", mlp_seconds,
-           ("measured" if scale == 1 else f"projected x{scale} from {200 // scale} epochs")
-           + f"; train acc {mlp.score(X, y):.3f}")
-    ratio = wall * project / mlp_seconds
-    record("ratio SCD01 100 votes / MLP fit", ratio)
-    record("ratio SCDCE / SCD01", wall_ce / wall)
-
-    compare_its = 20 if args.quick else 50
-    old = _in_fresh_process(_old_vote, compare_its)
-    new = _in_fresh_process(_group_cost, 10000, 3072, 8, compare_its, "cpu")
-    record("single-vote loop, seconds per vote-iteration (cpu)", old / compare_its)
-    record("batched loop (group of 8), seconds per vote-iteration (cpu)", new["seconds"] / 8 / compare_its)
-    record("ratio batched / single-vote loop (cpu)", new["seconds"] / 8 / old)
-
-    scaling = []
-    limits = {"cpu": {"SCD01 100 votes (s)": 60.0, "ratio to MLP fit": 5.0, "SCDCE / SCD01": 1.5,
-                      "BNN 100 votes (s)": 600.0},
-              "cuda": {"SCD01 100 votes (s)": 10.0}}[device]
-    measured = {"SCD01 100 votes (s)": wall * project, "ratio to MLP fit": ratio, "SCDCE / SCD01": wall_ce / wall,
-                "BNN 100 votes (s)": max(bnn.values())}
+        parser.error("--device cuda: no CUDA device is available here (run it on a machine with a GPU)")
+    cpu = device == "cpu"
+    jobs = args.jobs if cpu else 1
+    groups = (1, 8, 32) if cpu else (1, 8, 32, 100)
+    out = Path(args.out) if args.out else RESULTS / ("train_speed.json" if cpu else "train_speed_cuda.json")
+    began = time.perf_counter()
+    loops, whole, anchors, projections, growth = [], [], [], [], []
 
     def save(complete):
-        """Write the JSON (after every scaling row, so a long run keeps what it measured)."""
         summary = {
+            "command": "python benchmarks/train_speed.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "hardware": {"machine": platform.machine(), "cpus": os.cpu_count(), "torch": torch.__version__,
-                         "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
-                         "jobs": args.jobs, "load_average": os.getloadavg()},
-            "data": {"n": X.shape[0], "d": X.shape[1], "kind": "latent-factor pixels in [0, 1], noisy linear labels"},
-            "quick": args.quick, "complete": complete, "rows": rows, "scaling": scaling,
-            "targets": {k: {"measured": round(measured[k], 3), "target": t, "met": measured[k] <= t}
-                        for k, t in limits.items()},
+                         "device": torch.cuda.get_device_name() if not cpu else "cpu", "jobs": jobs,
+                         "load_average_at_end": os.getloadavg()},
+            "timed": f"iterations 1..{m} of each vote (1000 iterations in all, 10000 for BNN variants); "
+                     "setup = initialisation and iteration 0, per vote",
+            "data": {"cifar": "synthetic 8-bit pixels (k / 255), N 10000, d 3072, latent factors, noisy linear labels",
+                     "quickstart": "shipped Fashion-MNIST Pullover vs Coat sample, N 2000, d 784"},
+            "complete": complete, "wall_seconds": round(time.perf_counter() - began, 1),
+            "loops": loops, "whole_votes": whole, "anchors": anchors, "projections": projections,
+            "growth": growth, "targets": targets(),
         }
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(summary, indent=2))
         return summary
 
-    save(False)
-    table_its = 5 if args.quick else 20
-    configs = [(10000, 3072, g) for g in (1, 8, 32, 100)] + [(2500, 3072, 8), (5000, 3072, 8), (10000, 784, 8)]
-    print(f"\n{'N':>6} {'d':>5} {'votes':>6} {'ms / vote-it':>13} {'peak MiB':>9}")
-    for n, d, g in configs:
-        cost = _in_fresh_process(_group_cost, n, d, g, table_its, device)
-        per = cost["seconds"] / g / table_its * 1e3
-        scaling.append({"n": n, "d": d, "votes_per_group": g, "ms_per_vote_iteration": round(per, 3),
-                        "setup_seconds": round(cost["setup_seconds"], 3), "peak_mib": round(cost["peak_mib"], 1)})
-        print(f"{n:>6} {d:>5} {g:>6} {per:>13.2f} {cost['peak_mib']:>9.0f}", flush=True)
+    def targets():
+        by = {p["what"]: p for p in projections}
+        t = {}
+        scd01, scdce = by.get("SCD01 100 votes, cifar"), by.get("SCDCE 100 votes, cifar")
+        mlp = next((a for a in anchors if a["scale"] == "cifar"), None)
+        if scd01:
+            t["SCD01 100 votes at CIFAR scale (s)"] = (scd01["seconds"], 60.0 if cpu else 10.0)
+            if mlp:
+                t["SCD01 100 votes / MLP fit"] = (scd01["seconds"] / mlp["seconds"], 5.0)
+        if scd01 and scdce:
+            t["SCDCE / SCD01"] = (scdce["seconds"] / scd01["seconds"], 1.5)
+        bnn = [by[k]["seconds"] for k in ("SCD01BNN 100 votes, cifar", "SCDCEBNN 100 votes, cifar") if k in by]
+        if bnn:
+            t["BNN 100 votes (s)"] = (max(bnn), 600.0)
+        return {k: {"value": round(v, 3), "target": lim, "met": v <= lim} for k, (v, lim) in t.items()}
+
+    data = {"cifar": cifar_like(), "quickstart": quickstart()}
+    codes = {scale: coded(X) if cpu else None for scale, (X, _) in data.items()}
+    print(f"seconds per vote-iteration (ms), iterations 1..{m}; setup per vote (s)")
+    print(f"{'scale':<11} {'family':<7} {'loop':<12} {'ms/vote-it':>10} {'setup s':>8}")
+    for scale, (X, y) in data.items():
+        for family in ("SCD01", "SCDCE"):
+            configs = ([("single-vote", 1, True)] if cpu else []) + [(f"group {g}", g, False) for g in groups]
+            for name, g, old in configs:
+                cost = loop_cost(X, y, family, g, m, device, old=old, codes=codes[scale])
+                loops.append({"scale": scale, "n": X.shape[0], "d": X.shape[1], "family": family, "loop": name,
+                              "votes_per_group": g, **{k: round(v, 6) for k, v in cost.items()}})
+                print(f"{scale:<11} {family:<7} {name:<12} {cost['s_per_vote_iteration'] * 1e3:>10.2f} "
+                      f"{cost['setup_s_per_vote']:>8.2f}", flush=True)
+            save(False)
+    for scale, (X, y) in data.items():
+        start = time.perf_counter()
+        cost = loop_cost(X, y, "SCD01", 1, 1000, device, codes=codes[scale])  # the whole vote, 1000 iterations
+        seconds = time.perf_counter() - start
+        short = next(r for r in loops if r["scale"] == scale and r["family"] == "SCD01" and r["loop"] == "group 1")
+        projected = short["setup_s_per_vote"] + 1000 * short["s_per_vote_iteration"]
+        whole.append({"scale": scale, "what": "SCD01 vote, 1000 iterations, group of 1", "seconds": round(seconds, 3),
+                      "projected_from_m_iterations": round(projected, 3),
+                      "s_per_vote_iteration": round(cost["s_per_vote_iteration"], 6)})
+        print(f"{scale}: one whole SCD01 vote {seconds:.2f} s (projected from {m} iterations: {projected:.2f} s)")
         save(False)
-    print(json.dumps(save(True)["targets"], indent=2))
-    print(f"wrote {out}")
+    for scale, (X, y) in data.items():
+        seconds, acc = mlp_fit_seconds(X, y)
+        anchors.append({"scale": scale, "what": "sklearn MLP(20) fit, 200 epochs, one thread",
+                        "seconds": round(seconds, 3), "train_accuracy": round(acc, 4)})
+        print(f"{scale}: MLP(20) 200 epochs {seconds:.2f} s (train acc {acc:.3f})", flush=True)
+    save(False)
+    X, y = data["cifar"]
+    for family in FAMILIES:
+        its = 10000 if FAMILIES[family][1] else 1000
+        if cpu:
+            cost = parallel_cost("cifar", family, m, jobs)
+            how = f"group of 1, {jobs} processes at once, iterations 1..{m}"
+            seconds = 100 / jobs * (cost["setup_s_per_vote"] + its * cost["s_per_vote_iteration"])
+        else:
+            cost = loop_cost(X, y, family, 100, m, device, codes=None)
+            how = f"one group of 100, iterations 1..{m}"
+            seconds = 100 * (cost["setup_s_per_vote"] + its * cost["s_per_vote_iteration"])
+        projections.append({"what": f"{family} 100 votes, cifar", "iterations": its, "seconds": round(seconds, 2),
+                            "projected_from": how, **{k: round(v, 6) for k, v in cost.items()}})
+        print(f"{family} 100 votes ({its} it) at CIFAR scale, projected: {seconds:.1f} s ({how})", flush=True)
+        save(False)
+    print(f"\n{'N':>6} {'d':>5} {'votes':>6} {'ms / vote-it':>13} {'peak MiB':>9}")
+    for n, d in ((2500, 3072), (5000, 3072), (10000, 3072), (10000, 784)):
+        cost = _in_fresh_process(_growth_worker, n, d, 8, max(5, m // 3), device)
+        growth.append({"n": n, "d": d, "votes_per_group": 8, **{k: round(v, 6) for k, v in cost.items()}})
+        print(f"{n:>6} {d:>5} {8:>6} {cost['s_per_vote_iteration'] * 1e3:>13.2f} {cost['peak_mib']:>9.0f}", flush=True)
+        save(False)
+    summary = save(True)
+    print(json.dumps(summary["targets"], indent=2))
+    print(f"wrote {out} in {summary['wall_seconds']:.0f} s")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from scd_plugins.engine.codes import byte_codes
 from scd_plugins.engine.config import VoteConfig
 
 _U32 = float(np.finfo(np.float32).eps) / 2  # unit roundoff of float32
@@ -23,16 +24,18 @@ _U32 = float(np.finfo(np.float32).eps) / 2  # unit roundoff of float32
 
 def default_group_size(n_votes: int, device: str) -> int:
     """Votes per group when not given: a whole ensemble (up to 128) on a GPU, one vote per group on the
-    CPU: there the loop is bound by memory traffic, and a group's move searches run on the widest
-    vote's band, so larger groups measured slower per vote (benchmarks/train_speed.py, scaling)."""
+    CPU, where the loop is bound by memory traffic: groups of 8 measured as fast per vote at CIFAR
+    scale and 1.5x faster at the quickstart's (benchmarks/train_speed.py; a group's move searches run
+    in batches of similar band widths), but a group is one process's work, so fewer groups than
+    processes would leave cores idle."""
     return max(1, min(n_votes, 1 if device == "cpu" else 128))
 
 
-def _train_group(XT, y, cfg, seeds, device):
+def _train_group(XT, y, cfg, seeds, device, codes):
     from scd_plugins.engine.group import train_group
 
     start = time.perf_counter()
-    out = train_group(XT, y, cfg, seeds, device)
+    out = train_group(XT, y, cfg, seeds, device, codes=codes)
     out["seconds"] = np.full(len(seeds), (time.perf_counter() - start) / len(seeds))
     return out
 
@@ -52,8 +55,9 @@ def fit_votes(X: np.ndarray, y: np.ndarray, cfg: VoteConfig, seeds: list[int], *
     jobs = 1 if device != "cpu" else n_jobs
     # The feature-major copy is made once and shared (joblib memory-maps large arrays for workers).
     XT = np.ascontiguousarray(X.T, dtype=np.float64)
+    codes = byte_codes(XT) if device == "cpu" else None  # once for every group (8-bit images: a byte a value)
     groups = [seeds[i:i + g] for i in range(0, len(seeds), g)]
-    tasks = (delayed(_train_group)(XT, y, cfg, group, device) for group in groups)
+    tasks = (delayed(_train_group)(XT, y, cfg, group, device, codes) for group in groups)
     results = Parallel(n_jobs=jobs, return_as="generator")(tasks)
     bar = tqdm(total=len(seeds), desc="SCD votes", unit="vote", disable=not progress)
     parts = []

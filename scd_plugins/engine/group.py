@@ -1,10 +1,11 @@
 """The one training loop, run for a group of G votes at once as batched tensors (CPU or CUDA alike).
 
 Every tensor has a leading vote axis: weights W1 (G, d, h), w2 (G, h), thresholds t1 (G, h), t2 (G,),
-cached projections P (G, N, h). Each operation works on the whole group, so its overhead is paid
-once per group. Decisions (argmax, accept or reject, the pocket) stay on the device as masks and
-`where`s; nothing is read back to the host inside an iteration except, on the CPU only, the band
-width of a move search (see `search.band_width`).
+cached projections P (G, N, h) and activations A_full (G, N, h) of the whole training set. Each
+operation works on the whole group, so its overhead is paid once per group. Decisions (argmax,
+accept or reject, the pocket) stay on the device as masks and `where`s; nothing is read back to the
+host inside an iteration except, on the CPU only, band widths (`search.band_width`, and the batches
+of similar widths the votes' move searches run in) and NumPy's sorts, selections and gathers.
 
 All four families run this loop; they differ in two switches only:
 - `loss`: "01" (moves scored by balanced accuracy, then accuracy + balanced accuracy) or "ce" (moves
@@ -21,9 +22,11 @@ exceeds a threshold t = -b, which is what the searches return.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from scd_plugins.engine import search
+from scd_plugins.engine.codes import byte_codes
 from scd_plugins.engine.config import VoteConfig
 from scd_plugins.engine.objective import ZeroOne
 
@@ -50,7 +53,8 @@ def _init_weights(shape, binary: bool, gen: torch.Generator) -> torch.Tensor:
 class GroupTrainer:
     """State and moves of a group of votes; `train()` runs spec section 3 for all of them."""
 
-    def __init__(self, XT: torch.Tensor, y: torch.Tensor, cfg: VoteConfig, seeds, x_range=None):
+    def __init__(self, XT: torch.Tensor, y: torch.Tensor, cfg: VoteConfig, seeds, x_range=None, codes="auto"):
+        """codes: `codes.byte_codes` of XT (CPU only; "auto": computed here, None: none used)."""
         self.XT, self.y, self.cfg = XT, y, cfg
         self.device = dev = XT.device
         self.d, self.N = XT.shape
@@ -67,6 +71,10 @@ class GroupTrainer:
         self.x_low, self.x_high = low, high  # per-feature range: bounds what a move can do
         self.ar = torch.arange(self.G, device=dev)
         self.XT_flat = XT.reshape(-1)
+        self.XT_np = self.XT_flat.numpy() if dev.type == "cpu" else None
+        if dev.type != "cpu":
+            codes = None
+        self.codes = byte_codes(XT.numpy()) if isinstance(codes, str) else codes
         # Every batch holds m[0] negatives then m[1] positives: the same labels for every vote and iteration.
         self.yb = torch.cat([torch.zeros(self.m[0]), torch.ones(self.m[1])]).to(dev, torch.int64)
         self.sign_b = (2 * self.yb - 1).to(torch.float64)
@@ -148,7 +156,8 @@ class GroupTrainer:
     def _moves(self, ps, t0, column_inputs, pos, steps, norms, x_low, x_high, sg, suffix, base, score,
                sample_of=None):
         """`search.search_moves` for every candidate; +step and -step candidates searched apart (each
-        sign's band is about half as wide as both together).
+        sign's band is about half as wide as both together), on the CPU in batches of votes with
+        similar band widths (`search.width_batches`: no vote pays for a much wider vote's band).
 
         column_inputs(positions (G', L), coords (G', F'), g) gives the inputs (G', F', L) of coordinates
         `coords` at sorted positions, for the votes g (None: every vote).
@@ -156,19 +165,38 @@ class GroupTrainer:
         F = steps.shape[1] if self.cfg.binary_weights else steps.shape[1] // 2
         halves = [slice(0, F)] if self.cfg.binary_weights else [slice(0, F), slice(F, 2 * F)]
         found = []
+        near = search.kth_distance(ps, t0, max(1, min(2 * self.cfg.interval, ps.shape[1])))  # shared by the halves
         for half in halves:
             hp = pos[half]
-
-            def inputs(positions, rows, hp=hp):
-                if rows is None:
-                    return column_inputs(positions, hp.expand(self.G, -1), None)
-                g, c = rows
-                return column_inputs(positions, hp[c][:, None], g)
-
-            found.append(search.search_moves(ps, t0, inputs, steps[:, half], norms[:, half], x_low[:, half],
-                                             x_high[:, half], sg, suffix, base, score, self.cfg.interval,
-                                             sample_of, guess_reach=sample_of is not None or not self.cfg.binary_weights))
+            args = (steps[:, half], norms[:, half], x_low[:, half], x_high[:, half])
+            batches = search.width_batches(ps, t0, *args, self.cfg.interval, near)
+            if batches == [None]:
+                found.append(self._search_votes(None, hp, column_inputs, ps, t0, args, sg, suffix, base, score,
+                                                sample_of, near))
+                continue
+            scores = torch.empty(args[0].shape, dtype=torch.float64, device=self.device)
+            thresholds = torch.empty_like(scores)
+            for votes in batches:
+                scores[votes], thresholds[votes] = self._search_votes(votes, hp, column_inputs, ps, t0, args, sg,
+                                                                      suffix, base, score, sample_of, near)
+            found.append((scores, thresholds))
         return torch.cat([f[0] for f in found], dim=1), torch.cat([f[1] for f in found], dim=1)
+
+    def _search_votes(self, votes, hp, column_inputs, ps, t0, args, sg, suffix, base, score, sample_of, near):
+        """`search.search_moves` for the votes `votes` (None: every vote) of one half's candidates."""
+        def pick(t):
+            return t if votes is None or t is None else t[votes]
+
+        count = self.G if votes is None else len(votes)
+
+        def inputs(positions, rows):
+            if rows is None:
+                return column_inputs(positions, hp.expand(count, -1), votes)
+            g, c = rows
+            return column_inputs(positions, hp[c][:, None], g if votes is None else votes[g])
+
+        return search.search_moves(pick(ps), pick(t0), inputs, *(pick(a) for a in args), pick(sg), pick(suffix),
+                                   pick(base), score, self.cfg.interval, pick(sample_of), near=pick(near))
 
     def _sorted(self, p, gains):
         order = search.argsort(p).to(p.device)
@@ -225,19 +253,9 @@ class GroupTrainer:
         coords = features[:, pos]  # (G, C)
         sorted_rows = rows.gather(1, order)
 
-        block = []  # the step's feature rows (G, |F|, N), copied once: contiguous rows gather fast
-
         def column_inputs(positions, coords, g):
             samples = (sorted_rows if g is None else sorted_rows[g]).gather(1, positions)
-            if g is None:
-                if not block:
-                    block.append(self.XT[features])
-                rows = block[0] if coords.shape[1] == features.shape[1] else block[0].gather(
-                    1, coords[..., None].expand(-1, -1, self.N))
-                return rows.gather(2, samples[:, None, :].expand(-1, rows.shape[1], -1))
-            f = features[g].gather(1, coords)  # a few candidates redone over every sample
-            flat = f[:, :, None] * self.N + samples[:, None, :]
-            return self.XT_flat[flat.reshape(-1)].reshape(flat.shape)
+            return self._inputs((features if g is None else features[g]).gather(1, coords), samples)
 
         scores, thresholds = self._moves(ps, t1k, column_inputs, pos, steps, norms, self.x_low[coords],
                                          self.x_high[coords], sg, suffix, base, score, sorted_rows)
@@ -251,8 +269,27 @@ class GroupTrainer:
         w = w / norm[:, None]
         self.W1[self.ar, :, k] = w
         new = search.moved(Pk, self.XT[f], step[:, None], norm[:, None])
-        self.P[self.ar, :, k] = torch.where(better[:, None], new, Pk)
-        self.t1[self.ar, k] = torch.where(better, thresholds.gather(1, c)[:, 0], t1k)
+        Pk = torch.where(better[:, None], new, Pk)
+        t1k = torch.where(better, thresholds.gather(1, c)[:, 0], t1k)
+        self.P[self.ar, :, k] = Pk
+        self.t1[self.ar, k] = t1k
+        self.A_full[self.ar, :, k] = (Pk > t1k[:, None]).to(torch.float64)  # node k's column, the only one changed
+
+    def _inputs(self, f: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
+        """XT[f[g, i], samples[g, j]] as (G', F', L) float64: features f (G', F'), samples (G', L).
+
+        On the CPU, with byte codes, each vote's F' code rows are copied whole (contiguous, an eighth
+        of their float64 size) and the band's samples taken from that copy, then looked up; without
+        codes, one NumPy take of the band's entries (cheaper than copying float64 rows whole).
+        """
+        if self.device.type != "cpu":
+            return self.XT_flat[f[:, :, None] * self.N + samples[:, None, :]]
+        if self.codes is None:
+            return torch.from_numpy(np.take(self.XT_np, (f[:, :, None] * self.N + samples[:, None, :]).numpy()))
+        table, codes = self.codes
+        fs, ss = f.numpy(), samples.numpy()
+        picked = np.stack([np.take(np.take(codes, fs[g], axis=0), ss[g], axis=1) for g in range(len(fs))])
+        return torch.from_numpy(np.take(table, picked))
 
     # ----- pocket and loop --------------------------------------------------------------------------
     def _out(self, A):
@@ -269,7 +306,7 @@ class GroupTrainer:
         return torch.stack([XTT @ self.W1[g] for g in range(self.G)])
 
     def full_score(self) -> torch.Tensor:
-        z = self._out(self._activations(self.P))
+        z = self._out(self.A_full)
         correct = (z > self.t2[:, None]) == (self.y == 1)
         neg = (self.y == 0).to(torch.float64)
         c = correct.to(torch.float64)
@@ -323,6 +360,7 @@ class GroupTrainer:
             t, best = search.full_search(ps_k, suffix, base, score)
             self.t1[self.ar, k] = torch.where(best > current, t, tk[:, 0])
         self.t2 = self._fit_output_full()
+        self.A_full = self._activations(self.P)  # kept current: (P > t1) of the whole training set
 
     def _keep(self, better, best):
         """Pocket copy of the improved votes (a `where` off the CPU; an index copy on it)."""
@@ -341,11 +379,12 @@ class GroupTrainer:
         best = tuple(t.clone() for t in (self.W1, self.t1, self.w2, self.t2))
         for it in range(self.cfg.iterations):
             rows, k, features = self._draw()
-            A = self._activations(self.P.gather(1, rows[..., None].expand(-1, -1, self.cfg.hidden_nodes)))
+            A = self.A_full.gather(1, rows[..., None].expand(-1, -1, self.cfg.hidden_nodes))
             self._output_step(A, it)
             self._hidden_step(rows, A, k, features, it)  # activations are unchanged by an output move
             if (it + 1) % self.cfg.refresh_every == 0:
                 self.P = self._project()
+                self.A_full = self._activations(self.P)
             score = self.full_score()
             better = score > best_score
             best_score = torch.where(better, score, best_score)
@@ -356,16 +395,15 @@ class GroupTrainer:
         return {"W1": W1, "b1": -t1, "w2": w2, "b2": -t2, "train_score": best_score.cpu().numpy()}
 
 
-def train_group(XT, y, cfg: VoteConfig, seeds, device: str = "cpu") -> dict:
+def train_group(XT, y, cfg: VoteConfig, seeds, device: str = "cpu", codes="auto") -> dict:
     """Train the votes of `seeds` as one group on feature-major data XT (d, N) float64, y in {0, 1}.
 
     Returns host float64 arrays with a leading vote axis. XT may be a read-only memory map shared by
     worker processes (never written). Torch runs single-threaded here: one process per core, and
-    sums that do not depend on a thread count.
+    sums that do not depend on a thread count. `codes`: `codes.byte_codes(XT)` when the caller has it
+    (shared by every group), "auto" to compute it here; the result is the same either way.
     """
     import warnings
-
-    import numpy as np
 
     from scd_plugins.engine.vote import _keep_freed_memory
 
@@ -377,6 +415,6 @@ def train_group(XT, y, cfg: VoteConfig, seeds, device: str = "cpu") -> dict:
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
             XT_t = torch.from_numpy(np.asarray(XT, dtype=np.float64)).to(device)
         yt = torch.from_numpy(np.asarray(y, dtype=np.int64)).to(device)
-        return GroupTrainer(XT_t, yt, cfg, seeds).train()
+        return GroupTrainer(XT_t, yt, cfg, seeds, codes=codes).train()
     finally:
         torch.set_num_threads(threads)

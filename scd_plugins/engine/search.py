@@ -69,6 +69,19 @@ def full_search(ps: torch.Tensor, suffix: torch.Tensor, base: torch.Tensor, scor
     return threshold, scores.gather(1, j)[:, 0]
 
 
+def kth_distance(sorted_p: torch.Tensor, t0: torch.Tensor, k: int) -> torch.Tensor:
+    """(G,) the k-th smallest |p - t0| of each sorted row (G, n), k <= n, looking at 2k values only.
+
+    Distances grow away from t0's insertion point on either side, so the k nearest values lie within
+    k positions of it: the k-th smallest of those 2k is the k-th smallest of the whole row.
+    """
+    G, n = sorted_p.shape
+    w = min(2 * k, n)
+    at = torch.searchsorted(sorted_p, t0[:, None].contiguous())
+    near = (at - k).clamp(0, n - w) + torch.arange(w, device=sorted_p.device)
+    return torch.kthvalue((sorted_p.gather(1, near) - t0[:, None]).abs(), k, dim=1).values
+
+
 def band(sorted_p, t0, steps, norms, x_low, x_high, radius):
     """Per vote, the block [a, b) of sorted projections that a rank-1 move can bring within `radius` of t0.
 
@@ -87,6 +100,38 @@ def band(sorted_p, t0, steps, norms, x_low, x_high, radius):
     return a, b
 
 
+def _radius(near, t0):
+    """The band's certified radius around t0: 8 times the distance to the 2I-th nearest value."""
+    return torch.maximum(8 * near, 1e-9 * (t0.abs() + 1.0))
+
+
+def width_batches(sorted_p, t0, steps, norms, x_low, x_high, interval, near, waste=1 << 16):
+    """Votes split into batches of similar band widths (CPU): index tensors, widest first.
+
+    A batch searches on its widest vote's band, so a vote in it costs as if its band were that wide;
+    a vote starts a new batch when the padding would exceed `waste` candidate-samples (C times the
+    width difference: about a batch's own per-call overhead). One batch of every vote (None) when no
+    vote needs one of its own. Results do not depend on the batching.
+    """
+    G, n = sorted_p.shape
+    if G == 1 or sorted_p.device.type != "cpu":
+        return [None]
+    k = max(1, min(2 * interval, n))
+    a, b = band(sorted_p, t0, steps, norms, x_low, x_high, _radius(near, t0))
+    widths = (b - a).clamp(k, n)
+    order = torch.argsort(widths, descending=True, stable=True)
+    batches, current, top = [], [], None
+    for g, w in zip(order.tolist(), widths[order].tolist()):
+        if current and (top - w) * steps.shape[1] > waste:
+            batches.append(current)
+            current = []
+        if not current:
+            top = w
+        current.append(g)
+    batches.append(current)
+    return [None] if len(batches) == 1 else [torch.tensor(sorted(c)) for c in batches]
+
+
 def band_width(a: torch.Tensor, b: torch.Tensor, n: int, k: int) -> int:
     """The one block width a group's search uses: the widest vote's band on the CPU (reading it costs
     nothing there), every sample on other devices (no host synchronisation inside an iteration)."""
@@ -96,7 +141,7 @@ def band_width(a: torch.Tensor, b: torch.Tensor, n: int, k: int) -> int:
 
 
 def window_search(values: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, current: torch.Tensor,
-                  score: Score, interval: int, reach: torch.Tensor | None = None):
+                  score: Score, interval: int):
     """Best admissible threshold near t0 for each candidate row, from exact values.
 
     values (G, C, L): exact candidate projections (overwritten) of L samples (a block holding every sample that
@@ -104,19 +149,20 @@ def window_search(values: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, c
     the split at t0 over every sample. The window is the 2 * interval values nearest to t0; a value
     takes part in splits only if it is strictly nearer than the window's farthest (so ties at the
     edge never depend on which of them top-k kept). The current split is always a candidate (kept
-    at t0 when the window has no neighbour on a side). `reach` (G,), a guess of the windows' reach,
-    only makes the top-k cheaper on the CPU (`smallest`): the result does not depend on it. Returns (scores (G, C), thresholds (G, C),
+    at t0 when the window has no neighbour on a side). Returns (scores (G, C), thresholds (G, C),
     edge (G, C): the window's reach, which the caller checks against its block's certified radius).
     """
     G, C, L = values.shape
     k = max(1, min(2 * interval, L))
     # The window is chosen on distances rounded to float32 (rounding is monotone, so the values strictly
     # nearer than the k-th rounded distance are the same set whichever tied ones top-k keeps).
-    distance = (values - t0[:, None, None]).abs_().to(torch.float32)
-    nearest, idx = smallest(distance, k, reach)
+    distance = torch.empty(values.shape, dtype=torch.float32, device=values.device)
+    torch.sub(values, t0[:, None, None], out=distance).abs_()  # rounded once to float32, in one pass
+    nearest, idx = smallest(distance, k)
     edge = nearest.amax(2, keepdim=True)
     window = values.gather(2, idx)
-    window, order = torch.sort(window, dim=2)
+    order = argsort(window).to(window.device)  # ties in any order: no split falls inside a tied group
+    window = window.gather(2, order)
     idx = idx.gather(2, order)
     K = gains.shape[2]
     g = gains.gather(1, idx.reshape(G, C * k, 1).expand(-1, -1, K)).reshape(G, C, k, K)
@@ -137,32 +183,18 @@ def window_search(values: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, c
 
 
 def smallest(distance: torch.Tensor, k: int, reach: torch.Tensor | None = None):
-    """The k smallest entries along the last dim of `distance` (G, C, L) and their positions, as a set.
+    """The k smallest entries along the last dim of `distance` (G, C, L) and their positions, as a set
+    (which of the entries tied with the k-th are kept is unspecified).
 
-    torch.topk costs about as much for a short row as for a long one; on the CPU, with a guess
-    `reach` (G,) of the k-th smallest value, only the entries below the guess (a few times k) go
-    through top-k; rows with fewer than k of them take the plain top-k, so the answer never depends
-    on the guess. Elsewhere (no host reads inside an iteration) it is the plain top-k.
+    On the CPU NumPy's introselect (`argpartition`, linear in L and about twice as fast as torch.topk
+    there); elsewhere torch.topk. `reach`, a guess of the k-th smallest value, is not needed by either
+    and is ignored.
     """
-    if reach is None or distance.device.type != "cpu" or k >= distance.shape[2]:
+    if distance.device.type != "cpu":
         return torch.topk(distance, k, dim=2, largest=False, sorted=False)
-    G, C, L = distance.shape
-    flat = distance.reshape(G * C, L)
-    below = flat < reach.to(flat.dtype).repeat_interleave(C)[:, None]
-    counts = below.sum(1)
-    rows, cols = below.nonzero(as_tuple=True)  # grouped by row, in row order
-    width = max(k, int(counts.max()))
-    slot = torch.arange(len(rows)) - (counts.cumsum(0) - counts)[rows]
-    packed = torch.full((G * C, width), torch.inf, dtype=flat.dtype)
-    packed[rows, slot] = flat[rows, cols]
-    columns = torch.zeros(packed.shape, dtype=torch.long)
-    columns[rows, slot] = cols
-    nearest, pick = torch.topk(packed, k, dim=1, largest=False, sorted=False)
-    idx = columns.gather(1, pick)
-    short = torch.nonzero(counts < k).flatten()
-    if len(short):
-        nearest[short], idx[short] = torch.topk(flat[short], k, dim=1, largest=False, sorted=False)
-    return nearest.reshape(G, C, k), idx.reshape(G, C, k)
+    d = distance.numpy()
+    idx = np.argpartition(d, k - 1, axis=-1)[..., :k]
+    return torch.from_numpy(np.take_along_axis(d, idx, axis=-1)), torch.from_numpy(idx)
 
 
 def moved(p, x, step, norm):
@@ -174,7 +206,7 @@ def moved(p, x, step, norm):
 def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, steps: torch.Tensor,
                  norms: torch.Tensor, x_low: torch.Tensor, x_high: torch.Tensor, sorted_gains: torch.Tensor,
                  suffix: torch.Tensor, base: torch.Tensor, score: Score, interval: int,
-                 sample_of: torch.Tensor | None = None, guess_reach: bool = True):
+                 sample_of: torch.Tensor | None = None, near: torch.Tensor | None = None):
     """Best (score, threshold) near t0 for every candidate move of every vote.
 
     sorted_p (G, n): exact projections sorted; sorted_gains (G, n, K) and suffix in that order.
@@ -185,23 +217,22 @@ def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, ste
     (`band`); a candidate whose window reaches the block's edge is redone over every sample, so the
     result is the search over every sample. `sample_of` (G, n), when given, names the data sample at
     each sorted position: a block is then visited in sample order (cache-friendly input gathers; the
-    search does not depend on the order of a block). `guess_reach` speeds up the top-k unless
-    projections are small integers (massive ties make the guess useless); same result either way.
+    search does not depend on the order of a block).
+    `near` (G,), when given, is `kth_distance(sorted_p, t0, min(2 * interval, n))`, already computed.
     """
     G, n = sorted_p.shape
     K = sorted_gains.shape[2]
     k = max(1, min(2 * interval, n))
-    near = torch.kthvalue((sorted_p - t0[:, None]).abs(), k, dim=1).values
-    radius = torch.maximum(8 * near, 1e-9 * (t0.abs() + 1.0))
+    near = kth_distance(sorted_p, t0, k) if near is None else near
+    radius = _radius(near, t0)
     a, b = band(sorted_p, t0, steps, norms, x_low, x_high, radius)
     L = band_width(a, b, n, k)
     start = torch.minimum(a, torch.full_like(a, n - L))
     positions = start[:, None] + torch.arange(L, device=sorted_p.device)
     if sample_of is not None:
         positions = positions.gather(1, argsort(sample_of.gather(1, positions)).to(positions.device))
-    reach = 2 * near if guess_reach else None
     scores, thresholds, edge = _search_block(sorted_p, t0, inputs(positions, None), steps, norms, sorted_gains,
-                                             suffix, base, score, interval, positions, reach)
+                                             suffix, base, score, interval, positions)
     if L == n:
         return scores, thresholds
     truncated = edge >= radius[:, None] * (1 - 1e-6)  # samples left out might be in the window
@@ -210,13 +241,12 @@ def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, ste
         everything = torch.arange(n, device=sorted_p.device).expand(len(g), n)
         s, t, _ = _search_block(sorted_p[g], t0[g], inputs(everything, (g, c)), steps[g, c][:, None],
                                 norms[g, c][:, None], sorted_gains[g], suffix[g], base[g], score, interval,
-                                everything, None if reach is None else reach[g])
+                                everything)
         scores[g, c], thresholds[g, c] = s[:, 0], t[:, 0]
     return scores, thresholds
 
 
-def _search_block(sorted_p, t0, x, steps, norms, sorted_gains, suffix, base, score, interval, positions,
-                  reach=None):
+def _search_block(sorted_p, t0, x, steps, norms, sorted_gains, suffix, base, score, interval, positions):
     """`window_search` over a block of sorted positions (G, L) of each vote; x (G, C, L) inputs."""
     K = sorted_gains.shape[2]
     L = positions.shape[1]
@@ -226,11 +256,12 @@ def _search_block(sorted_p, t0, x, steps, norms, sorted_gains, suffix, base, sco
     gains = sorted_gains.gather(1, positions[:, :, None].expand(-1, -1, K))
     # 0-1 gains are small integers: float32 products are exact and cheaper; quantised CE gains need float64.
     small = sorted_gains.dtype if score_is_ce(score) else torch.float32
-    on = (values > t0[:, None, None]).to(small)
+    on = torch.empty(values.shape, dtype=small, device=values.device)
+    torch.gt(values, t0[:, None, None], out=on)  # 0 / 1 written straight in the product's type
     end = positions.amax(1)[:, None, None].add(1).expand(-1, 1, K)
     inside = torch.bmm(on, gains.to(small)).to(gains.dtype)
     current = base[:, None, :] + suffix.gather(1, end) + inside  # on above the block, and in it
-    return window_search(values, t0, gains, current, score, interval, reach)
+    return window_search(values, t0, gains, current, score, interval)
 
 
 def score_is_ce(score) -> bool:
@@ -246,7 +277,8 @@ def ce_threshold(Q: torch.Tensor, sign: torch.Tensor, t_start: torch.Tensor, new
 
     sign (G, 1, n) = 2y - 1; t_start (G,). The mean BCE is convex in the bias, so Newton steps from
     the current threshold find the continuous optimum t* (a row stops moving once its step is at
-    float64 resolution; a fixed number of steps, so nothing is read back to the host). By convexity
+    float64 resolution; off the CPU a fixed number of steps, so nothing is read back to the host; on
+    the CPU the loop ends once every row has stopped, which changes nothing). By convexity
     the best admissible threshold is the nearest admissible one below t* or the nearest above it, so
     only those two are scored; tied values are handled by looking past their whole group.
     Returns (thresholds (G, C), scores (G, C)): scores are minus the mean BCE.
@@ -256,6 +288,8 @@ def ce_threshold(Q: torch.Tensor, sign: torch.Tensor, t_start: torch.Tensor, new
     t = t_start[:, None].expand(G, C).clone()
     still = torch.ones_like(t, dtype=torch.bool)
     for _ in range(newton_steps):
+        if Q.device.type == "cpu" and not bool(still.any()):
+            break  # every row has stopped, the remaining steps are zeros (a host read is free on the CPU)
         s = torch.sigmoid(Q - t[..., None])
         grad = (s - yf).mean(2)  # d loss / d bias, bias = -t
         hess = (s * (1 - s)).mean(2).clamp_min(1e-9)

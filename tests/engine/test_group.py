@@ -201,3 +201,55 @@ def test_smallest_is_top_k_whatever_the_guess(seed):
         assert torch.equal(torch.sort(nearest, dim=2).values, expected)
         assert torch.equal(distance.gather(2, idx), nearest)
         assert all(len(set(row.tolist())) == k for row in idx.reshape(G * C, k))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_kth_distance_is_the_kth_smallest_distance_of_the_whole_row(seed):
+    rng = np.random.default_rng(800 + seed)
+    G, n = 6, int(rng.integers(1, 120))
+    p = torch.sort(torch.tensor(rng.integers(-6, 7, size=(G, n)) / 3.0), dim=1).values  # ties
+    t0 = torch.tensor(np.concatenate([rng.normal(size=G - 2) * 2, [-10.0, 10.0]]))  # also outside every value
+    t0[0] = p[0, n // 2]  # exactly on a value
+    for k in {1, n, int(rng.integers(1, n + 1))}:
+        expected = torch.kthvalue((p - t0[:, None]).abs(), k, dim=1).values
+        assert torch.equal(search.kth_distance(p, t0, k), expected)
+
+
+def test_byte_codes_are_the_values_bit_for_bit_or_none():
+    from scd_plugins.engine.codes import byte_codes
+
+    rng = np.random.default_rng(5)
+    XT = rng.integers(0, 200, size=(40, 3000)) / 255.0
+    XT[7, 11] = 0.5 / 255  # values a strided sample of 2 misses: the table grows, earlier rows are coded again
+    for chunk in (3000, 1 << 22):  # a row per chunk, then every row in one
+        table, codes = byte_codes(XT, sample=2, chunk=chunk)
+        assert codes.dtype == np.uint8 and len(table) == len(np.unique(XT)) == 201
+        assert np.array_equal(table[codes].view(np.int64), XT.view(np.int64))
+    assert byte_codes(rng.random((4, 100))) is None  # 400 distinct values
+    signed = np.zeros((2, 50))
+    signed[1, 3] = -0.0
+    assert byte_codes(signed) is None  # -0.0 beside 0.0 cannot share a code
+    assert byte_codes(np.full((2, 5), np.nan)) is None
+
+
+def test_a_group_trains_the_same_with_or_without_byte_codes(fmnist_like):
+    XT, y = fmnist_like  # digits: 17 distinct values
+    cfg = VoteConfig(iterations=12, n_features=16)
+    coded, plain = train_group(XT, y, cfg, [3, 4]), train_group(XT, y, cfg, [3, 4], codes=None)
+    for key in ("W1", "b1", "w2", "b2", "train_score"):
+        assert np.array_equal(coded[key], plain[key])
+
+
+def test_votes_searched_in_width_batches_are_the_same(fmnist_like, monkeypatch):
+    XT, y = fmnist_like
+    cfg = VoteConfig(iterations=12, n_features=16)
+    together = train_group(XT, y, cfg, [21, 22, 23])
+    split = search.width_batches
+    monkeypatch.setattr(search, "width_batches", lambda *a, **k: split(*a, waste=0))  # a batch per width
+    apart = train_group(XT, y, cfg, [21, 22, 23])
+    for key in ("W1", "b1", "w2", "b2", "train_score"):
+        assert np.array_equal(together[key], apart[key])
+    widths = search.width_batches(torch.tensor([[0.0, 1, 2, 3]]).repeat(3, 1), torch.zeros(3),
+                                  torch.ones(3, 2), torch.ones(3, 2), torch.zeros(3, 2), torch.ones(3, 2), 1,
+                                  torch.full((3,), 0.1), waste=0)
+    assert widths == [None]  # equal widths: one batch
