@@ -44,8 +44,8 @@ class SCDClassifierBase(EnsembleClassifier):
     hidden_nodes (h), iterations (None: the family's paper default, 1000 or 10000 for BNN), nrows,
     n_features (|F|, clamped to d), w_inc1, w_inc2, interval (I), b_ratio, random_state, n_jobs
     (processes training votes in parallel), device ("auto", "cpu", "cuda"), verbose (progress bar),
-    votes_per_group (votes trained together as one batched program; None: 1 on the CPU, up to 128 on
-    a GPU; a vote's result does not depend on it).
+    votes_per_group (votes trained together as one batched program; None: up to 8 on the CPU, cut
+    evenly over the n_jobs processes, up to 128 on a GPU; a vote's result does not depend on it).
     Two classes train one ensemble; more classes train one ensemble per class (one-vs-rest).
     """
 

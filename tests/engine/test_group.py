@@ -253,3 +253,16 @@ def test_votes_searched_in_width_batches_are_the_same(fmnist_like, monkeypatch):
                                   torch.ones(3, 2), torch.ones(3, 2), torch.zeros(3, 2), torch.ones(3, 2), 1,
                                   torch.full((3,), 0.1), waste=0)
     assert widths == [None]  # equal widths: one batch
+
+
+@pytest.mark.parametrize("n_votes, n_jobs, expected", [(100, 2, 8), (24, 2, 6), (8, 2, 4), (1, 2, 1), (3, None, 3),
+                                                       (16, 4, 4), (100, 1, 8)])
+def test_default_cpu_groups_hold_at_most_8_votes_spread_over_the_processes(n_votes, n_jobs, expected):
+    from scd_plugins.engine.ensemble import default_group_size
+
+    g = default_group_size(n_votes, "cpu", n_jobs)
+    assert g == expected and g <= 8
+    groups = -(-n_votes // g)
+    jobs = 1 if n_jobs is None else n_jobs
+    assert groups >= min(jobs, n_votes)                    # every process gets a group
+    assert default_group_size(n_votes, "cuda", n_jobs) == min(n_votes, 128)
