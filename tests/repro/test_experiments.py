@@ -43,7 +43,8 @@ def test_quickstart(tiny, tmp_path):
     assert text.splitlines()[0].startswith("Data: fmnist-sample (primary)")
     assert {r["model"] for r in rows} == {"SCD01", "MLP"}
     assert all(int(r["points"]) == 2 and float(r["mean_min_l2"]) > 0 for r in rows)
-    assert "What this run found" in text and "flipping SCD01 takes" in text
+    assert "What this run found" in text and "paired Wilcoxon signed-rank (two-sided) p = " in text
+    assert "that every model classifies correctly" in text and "| misclassified |" not in text
     assert (out / "min_l2_fmnist-sample.png").stat().st_size > 0
 
 
