@@ -29,13 +29,15 @@ PAPER_MODELS = {   # experiments.md, "models" column
 }
 
 
-def test_every_experiment_is_listed():
+def test_every_experiment_is_listed(capsys):
+    from scd_plugins.repro.cli import main
+
     ids = IDS
     if EXPERIMENTS.is_file():
         ids = set(re.findall(r"^\| (T\d|F\d) \|", EXPERIMENTS.read_text(), flags=re.M))
         assert ids == IDS
-    out = subprocess.run([sys.executable, "-m", "scd_plugins.repro", "list"], capture_output=True, text=True,
-                         cwd=REPO, check=True).stdout
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
     listed = {line.split()[1] for line in out.splitlines()}
     assert ids | {"quickstart"} <= listed
 

@@ -147,21 +147,23 @@ def test_a_second_run_into_the_same_out_is_refused(tmp_path):
     run_recipe(_recipe(tmp_path, n=1, restarts=1, iters=2), out, models_dir=tmp_path / "m", verbose=False)
 
 
-def test_second_cli_run_is_refused_at_start(tmp_path):
-    """Two processes: the first holds the folder, the second exits 2 with one line."""
+def test_second_cli_run_is_refused_at_start(tmp_path, capsys):
+    """Another process holds the folder's lock: the CLI run exits 2 with one line, before any data loads."""
+    from scd_plugins.repro.cli import main
+    from scd_plugins.repro.runner import LOCK_FILE
+
     out = tmp_path / "out"
     out.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from scd_plugins.repro.runner import out_lock\n"
-        f"with out_lock(Path({str(out)!r})):\n    print('held', flush=True); time.sleep(60)\n")],
-        env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", (   # the lock protocol only: flock on the lock file
+        "import fcntl, time\n"
+        f"fh = open({str(out / LOCK_FILE)!r}, 'a+')\nfcntl.flock(fh, fcntl.LOCK_EX)\n"
+        "print('held', flush=True)\ntime.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        res = subprocess.run([sys.executable, "-m", "scd_plugins.repro", "run", str(_recipe(tmp_path, n=1)),
-                              "--out", str(out), "--quiet"], capture_output=True, text=True,
-                             env={**os.environ, "PYTHONPATH": str(REPO)})
-        assert res.returncode == 2 and "in use by another scd-repro run" in res.stderr
-        assert len(res.stderr.strip().splitlines()) == 1
+        assert main(["run", str(_recipe(tmp_path, n=1)), "--out", str(out), "--quiet"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "in use by another scd-repro run" in err[0], err
+        assert not (out / "digits").exists()                       # refused at start: no store, no data
     finally:
         holder.kill()
         holder.wait()
