@@ -49,15 +49,26 @@ def load_part_data(data_cfg: dict, seed: int = 0):
     return None, "skipped: " + "; ".join(tried), None
 
 
-def select_points(points_cfg: dict, n_test: int, seed: int) -> list[int]:
-    """Test-set positions to attack: random (seeded), the first n, or listed indices (capped at the test set)."""
+def select_points(points_cfg: dict, n_test: int, seed: int, eligible=None) -> list[int]:
+    """Test-set positions to attack: random (seeded), the first n, or listed indices (capped at the test set).
+
+    eligible: boolean mask over the test set (e.g. correctly classified by every model); points are drawn
+    from it only (random: a seeded draw among the eligible positions; first: the first n eligible)."""
     sel = points_cfg["select"]
+    ok = np.ones(n_test, dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
+    if len(ok) != n_test:
+        raise ValueError(f"eligible has {len(ok)} entries for {n_test} test points")
     if sel == "indices":
         idx = [i for i in points_cfg["indices"] if i < n_test]
         if len(idx) < len(points_cfg["indices"]):
             logger.warning("points.indices beyond the test set (n = %d) are dropped", n_test)
-        return idx
-    n = min(points_cfg["n"], n_test)
+        kept = [i for i in idx if ok[i]]
+        if len(kept) < len(idx):
+            logger.warning("points.indices %s are not eligible (misclassified) and are dropped",
+                           [i for i in idx if not ok[i]])
+        return kept
+    pool = np.flatnonzero(ok)
+    n = min(points_cfg["n"], len(pool))
     if sel == "first":
-        return list(range(n))
-    return sorted(int(i) for i in np.random.default_rng(seed).choice(n_test, size=n, replace=False))
+        return [int(i) for i in pool[:n]]
+    return sorted(int(i) for i in np.random.default_rng(seed).choice(pool, size=n, replace=False))

@@ -99,10 +99,14 @@ def _data(r):
 
 def _points(r):
     pts = r.setdefault("points", {})
-    only(pts, ("select", "n", "indices"), "[points]")
+    only(pts, ("select", "n", "indices", "correct"), "[points]")
     pts.setdefault("select", "random")
     need(pts["select"] in ("random", "first", "indices"),
          f"points.select must be 'random', 'first' or 'indices', got {pts['select']!r}")
+    # A misclassified point is already adversarial (distortion about 0): the paper attacks correctly
+    # classified test points. Listed indices are taken as listed unless `correct = true`.
+    pts.setdefault("correct", pts["select"] != "indices")
+    need(isinstance(pts["correct"], bool), f"points.correct must be true or false, got {pts['correct']!r}")
     if pts["select"] == "indices":
         need(isinstance(pts.get("indices"), list) and pts["indices"]
              and all(isinstance(i, int) and i >= 0 for i in pts["indices"]),

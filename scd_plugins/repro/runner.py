@@ -93,16 +93,36 @@ def _input_ok(model, ds):
 
 
 def _train_models(recipe, part, ds, models_dir, verbose):
-    """Train or load every model the part can run; the others are recorded with the reason."""
+    """Train or load every model the part can run; the others are recorded with the reason. Returns the
+    test points every trained model classifies correctly (boolean mask)."""
+    correct = np.ones(len(ds.y_test), dtype=bool)
     for m in tqdm(recipe["models"], desc=f"models {part.label}", disable=not verbose):
         reason = m.get("missing") or _input_ok(m, ds)
         if reason:
             part.models[m["label"]] = {"missing": reason}
             continue
         est, path, seconds, cached = train_or_load(m, ds, part.checksum, recipe["seed"], models_dir)
+        right = np.asarray(est.predict(inputs(est, ds, "test"))) == np.asarray(ds.y_test)
+        correct &= right
         part.models[m["label"]] = {"path": str(path), "train_seconds": seconds, "cached": cached,
-                                   "members": n_members(est),
-                                   "accuracy": float(np.mean(np.asarray(est.predict(inputs(est, ds, "test"))) == ds.y_test))}
+                                   "members": n_members(est), "accuracy": float(np.mean(right))}
+    return correct
+
+
+def _points(recipe, part, n_test, correct):
+    """The part's test points; with `points.correct`, drawn from those every model classifies correctly."""
+    cfg = recipe["points"]
+    points = select_points(cfg, n_test, recipe["seed"], eligible=correct if cfg["correct"] else None)
+    how = {"random": f"drawn at random (seed {recipe['seed']})", "first": "the first",
+           "indices": "as listed"}[cfg["select"]]
+    if cfg["correct"]:
+        part.notes.append(f"test points: {len(points)} {how} among the {int(correct.sum())} of {n_test} that every "
+                          f"model classifies correctly (a misclassified point is already adversarial): {points}")
+    else:
+        wrong = [p for p in points if not correct[p]]
+        part.notes.append(f"test points: {len(points)} {how} of {n_test}, misclassified ones included"
+                          + (f" (misclassified by some model: {wrong})" if wrong else "") + f": {points}")
+    return points
 
 
 def run_recipe(recipe, out_dir, *, n_jobs=None, backend=None, scheduler=None, models_dir=None, verbose=True,
@@ -153,10 +173,10 @@ def _run_locked(recipe, protocol, run, out, models_dir, scheduler, verbose, max_
                        data_checksum=part.checksum)
             store.set_meta("recipe", recipe)
             store.start_run(run_id, {"n_jobs": run["n_jobs"], "backend": run["backend"], "pid": os.getpid()})
-            _train_models(recipe, part, ds, models_dir, verbose)
+            correct = _train_models(recipe, part, ds, models_dir, verbose)
             store.set_meta("models", part.models)
             if protocol.uses_points:
-                part.points = select_points(recipe["points"], len(ds.x_test), recipe["seed"])
+                part.points = _points(recipe, part, len(ds.x_test), correct)
             units = protocol.units(recipe, part, ds)
             part.units_planned = len(units)
             done = store.done_keys()

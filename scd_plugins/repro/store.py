@@ -84,8 +84,14 @@ class ResultStore:
 
     def put(self, key, run_id, payload):
         text = json.dumps(payload, allow_nan=True)
-        with self._db:                                 # one transaction per unit
-            self._q("INSERT INTO units VALUES (?, ?, ?, ?)", (key, run_id, time.time(), text))
+        try:
+            with self._db:                             # one transaction per unit
+                self._db.execute("INSERT INTO units VALUES (?, ?, ?, ?)", (key, run_id, time.time(), text))
+        except sqlite3.IntegrityError:
+            raise RunError(f"{self.path} already holds unit {key!r}; stored results are never replaced (was the "
+                           "same --out written by two runs?)") from None
+        except sqlite3.DatabaseError as err:
+            raise _corrupt(self.path, err) from None
 
     def done_keys(self):
         return {k for (k,) in self._q("SELECT key FROM units")}

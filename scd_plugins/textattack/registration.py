@@ -9,9 +9,12 @@ runs, and `_hook.register()` does the same by hand (used by `scd-textattack` and
   training a missing canonical model first (`named.train_named`); stock names go to the stock code.
 - `textattack.dataset_args`: `DatasetArgs._create_dataset_from_args` gives our models their own test set
   (unless `--dataset-from-huggingface` / `--dataset-from-file` is given, which the stock code handles).
-- `textattack.attack_args`: `textfooler-offline` joins `ATTACK_RECIPE_NAMES` (the CLI evaluates the
-  value in that module's namespace, so the `scd_plugins` package is put there), and the stock
-  `textfooler`, when it cannot fetch its resources, stops with one line that names `textfooler-offline`.
+- `textattack.attack_args`: `textfooler-offline` joins `ATTACK_RECIPE_NAMES`, and the stock `textfooler`,
+  when it cannot fetch its resources, stops with one line that names `textfooler-offline`. The CLI
+  evaluates `<value>.build(model_wrapper)` in that module's namespace; our recipe classes import TextAttack,
+  which is still initialising when this module is patched, so the namespace gets a `DeferredRecipe` that
+  resolves the class through `scd_plugins.registry` only when the CLI builds the attack. (Importing the
+  recipe module here broke TextAttack's initialisation; importing the package made an import cycle.)
 
 Each module is patched once (marked with `_scd_plugins_patched`).
 """
@@ -19,9 +22,36 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import types
 
-RECIPES = {"textfooler-offline": "scd_plugins.textattack.TextFoolerOffline"}
+from scd_plugins import registry
+
+#: Name of the object put into `textattack.attack_args`' namespace; recipe values are "<it>.<class name>".
+NAMESPACE = "scd_plugins_recipes"
+#: Our recipes by TextAttack name -> registry attack name.
+REGISTRY_NAMES = {"textfooler-offline": "textfooler-offline"}
 _MARK = "_scd_plugins_patched"
+
+
+class DeferredRecipe:
+    """Stands for a registered recipe class in `ATTACK_RECIPE_NAMES`; `build` resolves and builds it."""
+
+    def __init__(self, registry_name: str):
+        self.registry_name = registry_name
+
+    def resolve(self):
+        return registry.resolve("attack", self.registry_name)
+
+    def build(self, model_wrapper, **kwargs):
+        return self.resolve().build(model_wrapper, **kwargs)
+
+
+def _class_name(registry_name: str) -> str:
+    return registry.entry("attack", registry_name).class_name
+
+
+#: What `textattack list attack-recipes` shows for our recipes, e.g. "scd_plugins_recipes.TextFoolerOffline".
+RECIPES = {ta: f"{NAMESPACE}.{_class_name(reg)}" for ta, reg in REGISTRY_NAMES.items()}
 
 
 @contextlib.contextmanager
@@ -94,10 +124,9 @@ def _patch_dataset_args(module) -> None:
 
 
 def _patch_attack_args(module) -> None:
-    import scd_plugins.textattack  # noqa: F401  (makes `scd_plugins.textattack` an attribute of the package)
-
     module.ATTACK_RECIPE_NAMES.update(RECIPES)
-    module.__dict__.setdefault("scd_plugins", sys.modules["scd_plugins"])
+    module.__dict__.setdefault(NAMESPACE, types.SimpleNamespace(
+        **{_class_name(reg): DeferredRecipe(reg) for reg in REGISTRY_NAMES.values()}))
     owner = module._CommandLineAttackArgs
     original = owner.__dict__["_create_attack_from_args"].__func__
 

@@ -29,13 +29,15 @@ PAPER_MODELS = {   # experiments.md, "models" column
 }
 
 
-def test_every_experiment_is_listed():
+def test_every_experiment_is_listed(capsys):
+    from scd_plugins.repro.cli import main
+
     ids = IDS
     if EXPERIMENTS.is_file():
         ids = set(re.findall(r"^\| (T\d|F\d) \|", EXPERIMENTS.read_text(), flags=re.M))
         assert ids == IDS
-    out = subprocess.run([sys.executable, "-m", "scd_plugins.repro", "list"], capture_output=True, text=True,
-                         cwd=REPO, check=True).stdout
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
     listed = {line.split()[1] for line in out.splitlines()}
     assert ids | {"quickstart"} <= listed
 
@@ -56,7 +58,7 @@ def test_paper_protocol_settings_are_encoded():
     hsj = next(a for a in t2["attacks"] if a["name"] == "hsj")
     assert (hsj["restarts"], hsj["params"]["max_iter"], hsj["init_size"]) == (10, 100, 1000)
     assert next(a for a in t2["attacks"] if a["name"] == "rays")["params"]["max_queries"] == 40000
-    assert t2["points"] == {"select": "random", "n": 10}
+    assert t2["points"] == {"select": "random", "n": 10, "correct": True}      # correctly classified points
     assert t2["data"][0]["spec"] == "cifar10:0,1" and t2["data"][0]["fallback"] == ["fmnist:2,4"]
     t8 = load_recipe("t8_ecg")
     assert t8["points"]["n"] == 37 and t8["data"][0]["fallback"] == ["mitdb"]
@@ -68,6 +70,9 @@ def test_paper_protocol_settings_are_encoded():
     qs = load_recipe("quickstart")
     scd = qs["models"][0]["params"]
     assert (scd["hidden_nodes"], scd["iterations"]) == (20, 1000)       # the paper's per-vote settings
+    hsj = qs["attacks"][0]                                               # and the paper's HSJ run
+    assert (hsj["params"]["max_iter"], hsj["init_size"], hsj["params"]["init_eval"]) == (100, 1000, 100)
+    assert qs["points"]["correct"] and load_recipe("t6_transferability")["points"]["correct"] is False
 
 
 BASE = """
@@ -104,6 +109,10 @@ BAD = [
     ("id = \"X\"", "id = \"X\"\nprotocol = \"ensemble_size\"\n[ensemble_size]\nsizes = [1, 5]",
      r"has 3 members; ensemble sizes \[5\] are larger"),
     ("id = \"X\"", "id = ", "not valid TOML"),
+    ("n = 2", "n = 2\ncorrect = \"yes\"", "points.correct must be true or false"),
+    ("name = \"hsj\"", "name = \"hsj\"\nrestarts = 0", "restarts must be an integer >= 1"),
+    ("name = \"hsj\"", "name = \"hsj\"\ninit = \"noise\"", "init must be 'random' or 'fixed'"),
+    ("spec = \"fmnist-sample\"", "spec = \"fmnist-sample\"\ntrain_size = -5", "train_size .* must be an integer >= 0"),
 ]
 
 
@@ -121,16 +130,32 @@ def test_recipe_errors_before_any_data_loads(tmp_path, monkeypatch, old, new, ma
         load_recipe(p)
 
 
-def test_cli_errors_are_one_line_with_exit_2(tmp_path):
+def test_cli_errors_are_one_line_with_exit_2(tmp_path, monkeypatch, capsys):
+    """Each mistake is one line on stderr and status 2, before any data loads (checked in-process, where the
+    loader can be replaced); one case also as a real process (its exit status)."""
+    import pipelines
+    from scd_plugins.repro.cli import main
+
     p = tmp_path / "bad.toml"
     p.write_text(BASE.replace("{ n_votes = 3 }", "{ n_vote = 3 }"))
-    cases = [[str(p)], ["no_such_recipe"], ["quickstart", "--max-units", "0"], ["quickstart", "--backend", "nope"]]
-    for args in cases:
-        res = subprocess.run([sys.executable, "-m", "scd_plugins.repro", "run", *args, "--out", str(tmp_path / "o")],
-                             capture_output=True, text=True, cwd=REPO)
-        assert res.returncode == 2, (args, res.stderr)
-        lines = res.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("scd-repro: ") and "Traceback" not in res.stderr, res.stderr
+    res = subprocess.run([sys.executable, "-m", "scd_plugins.repro", "run", str(p), "--out", str(tmp_path / "o")],
+                         capture_output=True, text=True, cwd=REPO)
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [res.stderr.strip()], res.stderr
+    assert res.stderr.startswith("scd-repro: ") and "unknown parameters ['n_vote']" in res.stderr
+
+    def no_loading(*a, **k):
+        raise AssertionError("data loaded before the options were checked")
+
+    monkeypatch.setattr(pipelines, "load_dataset", no_loading)
+    cases = [([str(p)], "unknown parameters"), (["no_such_recipe"], "no packaged recipe named 'no_such_recipe'"),
+             (["quickstart", "--max-units", "0"], "--max-units must be >= 1"),
+             (["quickstart", "--backend", "nope"], "run.backend must be one of"),
+             (["quickstart", "--n-jobs", "0"], "run.n_jobs must be a positive integer")]
+    for args, message in cases:
+        assert main(["run", *args, "--out", str(tmp_path / "o"), "--quiet"]) == 2, args
+        err = capsys.readouterr().err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("scd-repro: ") and message in lines[0], (args, err)
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").rglob("*.sqlite"))
 
 

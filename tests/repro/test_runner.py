@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from scd_plugins.repro import RecipeError, RunError, run_recipe
@@ -146,21 +147,23 @@ def test_a_second_run_into_the_same_out_is_refused(tmp_path):
     run_recipe(_recipe(tmp_path, n=1, restarts=1, iters=2), out, models_dir=tmp_path / "m", verbose=False)
 
 
-def test_second_cli_run_is_refused_at_start(tmp_path):
-    """Two processes: the first holds the folder, the second exits 2 with one line."""
+def test_second_cli_run_is_refused_at_start(tmp_path, capsys):
+    """Another process holds the folder's lock: the CLI run exits 2 with one line, before any data loads."""
+    from scd_plugins.repro.cli import main
+    from scd_plugins.repro.runner import LOCK_FILE
+
     out = tmp_path / "out"
     out.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from scd_plugins.repro.runner import out_lock\n"
-        f"with out_lock(Path({str(out)!r})):\n    print('held', flush=True); time.sleep(60)\n")],
-        env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", (   # the lock protocol only: flock on the lock file
+        "import fcntl, time\n"
+        f"fh = open({str(out / LOCK_FILE)!r}, 'a+')\nfcntl.flock(fh, fcntl.LOCK_EX)\n"
+        "print('held', flush=True)\ntime.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        res = subprocess.run([sys.executable, "-m", "scd_plugins.repro", "run", str(_recipe(tmp_path, n=1)),
-                              "--out", str(out), "--quiet"], capture_output=True, text=True,
-                             env={**os.environ, "PYTHONPATH": str(REPO)})
-        assert res.returncode == 2 and "in use by another scd-repro run" in res.stderr
-        assert len(res.stderr.strip().splitlines()) == 1
+        assert main(["run", str(_recipe(tmp_path, n=1)), "--out", str(out), "--quiet"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "in use by another scd-repro run" in err[0], err
+        assert not (out / "digits").exists()                       # refused at start: no store, no data
     finally:
         holder.kill()
         holder.wait()
@@ -179,6 +182,11 @@ def test_corrupt_cached_model_is_retrained_or_named(tmp_path):
     recipe = _recipe(tmp_path, n=1, restarts=1, iters=2)
     first = run_recipe(recipe, tmp_path / "a", models_dir=models, verbose=False)
     scd = Path(first["summary"]["data"][0]["models"]["SCD01"]["path"])
+    from scd_plugins.repro.models import cache_dir
+    from scd_plugins.repro.recipe import load_recipe
+
+    cfg = next(m for m in load_recipe(recipe)["models"] if m["label"] == "SCD01")   # keyed by the data checksum
+    assert scd == cache_dir(models, cfg, "digits:3,8", first["summary"]["data"][0]["checksum"], 1)
     arrays = scd / "model.safetensors"
     blob = bytearray(arrays.read_bytes())
     blob[-1] ^= 0xFF                                                   # fails its checksum: retrained
@@ -214,3 +222,48 @@ def test_dask_backend_gives_the_same_results(tmp_path):
     run_recipe(recipe, local, models_dir=tmp_path / "m", n_jobs=1, backend="loky", verbose=False)
     run_recipe(recipe, cluster, models_dir=tmp_path / "m", n_jobs=2, backend="dask", verbose=False)
     assert results(cluster) == results(local) and len(results(local)) == 4
+
+
+IDENTITY = {"recipe_id": "A", "recipe_hash": "h1", "data_name": "digits:3,8", "data_checksum": "c1"}
+
+
+@pytest.mark.parametrize("field, message", [
+    ("recipe_id", "another recipe "), ("recipe_hash", "another version of recipe A"),
+    ("data_name", "another data set"), ("data_checksum", r"another data \(checksum\)")])
+def test_a_store_belongs_to_one_recipe_and_one_data_set(tmp_path, field, message):
+    from scd_plugins.repro.store import ResultStore
+
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        store.bind(**IDENTITY)
+        store.put("k", "run1", {"min_l2": 1.0})
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        with pytest.raises(RunError, match=message + ".*never mixed"):
+            store.bind(**{**IDENTITY, field: "other"})
+        store.bind(**IDENTITY)                                         # the same identity resumes
+        assert store.done_keys() == {"k"} and store.payloads() == [{"min_l2": 1.0}]
+
+
+def test_a_stored_unit_is_never_replaced(tmp_path):
+    from scd_plugins.repro.store import ResultStore
+
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        store.put("k", "run1", {"v": 1})
+        with pytest.raises(RunError, match="already holds unit 'k'; stored results are never replaced"):
+            store.put("k", "run2", {"v": 2})
+        assert store.payloads() == [{"v": 1}]
+
+
+def test_points_are_drawn_among_the_eligible():
+    from scd_plugins.repro.data import select_points
+
+    ok = np.zeros(50, dtype=bool)
+    ok[::3] = True
+    drawn = select_points({"select": "random", "n": 5}, 50, 0, eligible=ok)
+    assert len(drawn) == 5 and all(ok[p] for p in drawn)
+    assert drawn == select_points({"select": "random", "n": 5}, 50, 0, eligible=ok)          # seeded
+    assert select_points({"select": "first", "n": 3}, 50, 0, eligible=ok) == [0, 3, 6]
+    assert select_points({"select": "indices", "indices": [0, 1, 3]}, 50, 0, eligible=ok) == [0, 3]
+    assert len(select_points({"select": "random", "n": 40}, 50, 0, eligible=ok)) == ok.sum()   # capped
+    # without a mask: the seeded draw over the whole test set, as before
+    assert select_points({"select": "random", "n": 5}, 50, 0) == \
+        sorted(int(i) for i in np.random.default_rng(0).choice(50, size=5, replace=False))

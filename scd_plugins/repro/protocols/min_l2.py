@@ -21,8 +21,18 @@ def paper_value(recipe, key, part_label, name):
     return figs.get(name)
 
 
+def misclassified(rec) -> bool:
+    """The model's clean label is not the true one: the point is adversarial already (distortion about 0)."""
+    return "y" in rec and rec["label"] != rec["y"]
+
+
+def measured(rec) -> bool:
+    """A min L2 that counts: the attack flipped a correctly classified point."""
+    return bool(rec.get("success")) and not misclassified(rec)
+
+
 def mean_success(recs):
-    ok = [r["min_l2"] for r in recs if r.get("success")]
+    ok = [r["min_l2"] for r in recs if measured(r)]
     return float(np.mean(ok)) if ok else float("nan")
 
 
@@ -78,7 +88,7 @@ class MinL2(Protocol):
             for a in recipe["attacks"]:
                 for p in part.points:
                     out.append({"key": f"{m['label']}|{a['label']}|{p}", "model": m["label"], "attack": a["label"],
-                                "point": int(p), "model_path": info["path"]})
+                                "point": int(p), "y": np.asarray(ds.y_test[p]).item(), "model_path": info["path"]})
         return out
 
     def run(self, unit, x, ctx):
@@ -88,7 +98,7 @@ class MinL2(Protocol):
         est = load_cached(unit["model_path"])
         res = min_l2(est, x[None], indices=[unit["point"]], verbose=False,
                      **attack_kwargs(ctx["attacks"][unit["attack"]], ctx))[0]
-        payload = {k: unit[k] for k in ("model", "attack", "point")}
+        payload = {k: unit[k] for k in ("model", "attack", "point", "y")}
         payload.update(res.to_dict())
         payload["x_adv"] = None if res.x_adv is None else encode_array(res.x_adv)
         return payload
@@ -107,6 +117,7 @@ class MinL2(Protocol):
                              "mean_min_l2": mean_success(recs),
                              "paper_min_l2": paper_value(recipe, "min_l2", part.label, f"{m['label']}/{a['label']}"),
                              "fooled": sum(bool(r.get("success")) for r in recs), "points": len(recs),
+                             "misclassified": sum(misclassified(r) for r in recs),
                              "mean_queries": float(np.mean([r["queries"] for r in recs])) if recs else float("nan"),
                              "seconds_per_point": float(np.mean([r["seconds"] for r in recs])) if recs else float("nan"),
                              "members": info.get("members")})
@@ -128,6 +139,7 @@ class MinL2(Protocol):
                              else r["status"], fmt(r["paper_accuracy_pct"], 1), fmt(r["mean_min_l2"]),
                              fmt(r["paper_min_l2"], 2), f"{r['fooled']}/{r['points']}", fmt(r["mean_queries"], 0),
                              fmt(r["seconds_per_point"], 1)] for r in prow]) + [""]
+            lines += self._per_point(recipe, part)
             findings += self._findings(recipe, part, prow)
             if recipe.get("significance"):
                 lines_sig, f_sig = self._significance(recipe, part, prow)
@@ -149,23 +161,57 @@ class MinL2(Protocol):
             out.append(text + ".")
             by = {r["model"]: r for r in got}
             if "SCD01" in by and "MLP" in by:
-                ratio = by["SCD01"]["mean_min_l2"] / by["MLP"]["mean_min_l2"]
-                pts = {m: {r["point"]: r["min_l2"] for r in part.records
-                           if r["model"] == m and r["attack"] == a["label"] and r.get("success")} for m in ("SCD01", "MLP")}
-                common = sorted(set(pts["SCD01"]) & set(pts["MLP"]))
-                test = paired_test([pts["SCD01"][q] for q in common], [pts["MLP"][q] for q in common])
-                p = test["wilcoxon_p"]
-                if not p < 0.05:
-                    verdict = (f"not a significant difference on these {len(common)} points: paired Wilcoxon "
-                               f"p = {fmt(p, 3)}")
-                else:
-                    verdict = (f"{'SCD01' if ratio > 1 else 'MLP'} is the harder model to fool: paired Wilcoxon "
-                               f"p = {fmt(p, 3)} over {len(common)} points")
-                out.append(f"{part.label}, {a['label']}: flipping SCD01 takes {ratio:.2f}x the L2 distortion that "
-                           f"flipping MLP takes ({verdict}; fooled {by['SCD01']['fooled']}/{by['SCD01']['points']} "
-                           f"and {by['MLP']['fooled']}/{by['MLP']['points']} points). Paper, CIFAR-10 HSJ: "
-                           f"{3.2 / 0.77:.1f}x (3.2 vs 0.77).")
+                out.append(self._scd_vs_mlp(recipe, part, a["label"], by))
         return out
+
+    def _scd_vs_mlp(self, recipe, part, atk, by):
+        """The paper's central comparison in one plain sentence: ratio of means, paired test, points."""
+        pts = {m: {r["point"]: r["min_l2"] for r in part.records
+                   if r["model"] == m and r["attack"] == atk and measured(r)} for m in ("SCD01", "MLP")}
+        common = sorted(set(pts["SCD01"]) & set(pts["MLP"]))
+        a, b = [pts["SCD01"][q] for q in common], [pts["MLP"][q] for q in common]
+        test = paired_test(a, b)
+        ratio = float(np.mean(a) / np.mean(b)) if common else float("nan")
+        p = test["wilcoxon_p"]
+        larger = sum(x > y for x, y in zip(a, b))
+        if p < 0.05 and ratio > 1:
+            verdict = "shows the paper's effect: SCD01 is the harder model to fool"
+        elif p < 0.05:
+            verdict = "shows the opposite of the paper's effect: MLP is the harder model to fool"
+        else:
+            verdict = ("does NOT show the paper's effect: the difference is not significant at 0.05 on these "
+                       "points")
+        paper_scd, paper_mlp = (paper_value(recipe, "min_l2", part.label, f"{m}/{atk}") for m in ("SCD01", "MLP"))
+        paper = (f" Paper ({atk}): {paper_scd / paper_mlp:.1f}x ({paper_scd} vs {paper_mlp})."
+                 if paper_scd and paper_mlp else "")
+        return (f"{part.label}, {atk}: this run {verdict}. Over the {len(common)} points both were fooled on "
+                f"(correctly classified by both), mean min L2 SCD01 {fmt(float(np.mean(a)) if a else None)} vs MLP "
+                f"{fmt(float(np.mean(b)) if b else None)}, ratio {fmt(ratio, 2)}x; SCD01 needs more distortion on "
+                f"{larger} of {len(common)} points; paired Wilcoxon signed-rank (two-sided) p = {fmt(p, 3)}, "
+                f"paired t-test p = {fmt(test['t_p'], 3)}.{paper}")
+
+    def _per_point(self, recipe, part):
+        """min L2 of every model and attack at every point (small runs only: up to 40 points)."""
+        combos = [(m["label"], a["label"]) for m in recipe["models"] for a in recipe["attacks"]
+                  if not part.models.get(m["label"], {}).get("missing")]
+        if not part.records or len(part.points) > 40 or not combos:
+            return []
+        got = {(r["model"], r["attack"], r["point"]): r for r in part.records}
+
+        def cell(rec):
+            if rec is None:
+                return "—"
+            if misclassified(rec):
+                return "misclassified"
+            return fmt(rec["min_l2"]) if rec.get("success") else "not fooled"
+
+        head = ["point", "label"] + [mo if len(recipe["attacks"]) == 1 else f"{mo}/{at}" for mo, at in combos]
+        body = []
+        for p in part.points:
+            recs = [got.get((mo, at, p)) for mo, at in combos]
+            y = next((r["y"] for r in recs if r is not None and "y" in r), "—")
+            body.append([str(p), str(y)] + [cell(r) for r in recs])
+        return ["min L2 per test point:", ""] + table(head, body) + [""]
 
     def _significance(self, recipe, part, prow):
         sig = recipe["significance"]
@@ -179,11 +225,11 @@ class MinL2(Protocol):
             return {r["point"]: r for r in part.records if r["model"] == model and r["attack"] == atk}
 
         a, b = per_point(ref), per_point(best["model"])
-        common = sorted(p for p in set(a) & set(b) if a[p].get("success") and b[p].get("success"))
+        common = sorted(p for p in set(a) & set(b) if measured(a[p]) and measured(b[p]))
         test = paired_test([a[p]["min_l2"] for p in common], [b[p]["min_l2"] for p in common])
         dropped = len(set(a) & set(b)) - len(common)
         lines = [f"Paired test, {ref} vs the next most robust model ({best['model']}), {atk} min L2 over the same "
-                 f"{test['n']} points" + (f" ({dropped} points where either was never fooled are left out)"
+                 f"{test['n']} points" + (f" ({dropped} points where either was not fooled or misclassified are left out)"
                                           if dropped else "") + ":", "",
                  f"- Wilcoxon signed-rank, two-sided: p = {fmt(test['wilcoxon_p'], 4)} (median difference "
                  f"{fmt(test['median_difference'], 4)}). Chosen because the pairs are the same points, min L2 is "
@@ -203,7 +249,7 @@ class MinL2(Protocol):
             if not part.records:
                 continue
             combos = [(m["label"], a["label"]) for m in recipe["models"] for a in recipe["attacks"]]
-            vals = [[r["min_l2"] for r in part.records if r["model"] == mo and r["attack"] == at and r.get("success")]
+            vals = [[r["min_l2"] for r in part.records if r["model"] == mo and r["attack"] == at and measured(r)]
                     for mo, at in combos]
             keep = [i for i, v in enumerate(vals) if v]
             if not keep:
