@@ -160,9 +160,10 @@ def _recipe_path(name_or_path) -> Path:
                           f"{sorted({str(c.parent) for c in candidates})}); set ${RECIPE_ENV} to a recipe file")
 
 
-def first_use_settings(family: str) -> dict:
+def first_use_settings(family: str, dataset: str | None = None) -> dict:
     """How a named model of `family` is trained on first use: the recipe's [[models]] entry for the family
-    (params), its [data] vectors and loader options, and its seed."""
+    (params), the vectors and loader options of its data entry for `dataset` ([data] or the [[data]] entry
+    whose spec is `dataset`, else the first), and its seed."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
@@ -173,8 +174,12 @@ def first_use_settings(family: str) -> dict:
         recipe = tomllib.load(f)
     entry = next((m for m in recipe.get("models", []) if m.get("name") == family), {})
     data = recipe.get("data", {})
+    if isinstance(data, list):      # [[data]]: one entry per dataset, as the T7 recipe has
+        data = next((d for d in data if d.get("spec") == dataset), data[0] if data else {})
+    options = dict(data.get("options", {}))
+    vectors = options.pop("vectors", data.get("vectors", DEFAULT_VECTORS))
     return {"recipe": str(path), "params": dict(entry.get("params", {})), "seed": int(recipe.get("seed", 0)),
-            "vectors": data.get("vectors", DEFAULT_VECTORS), "options": dict(data.get("options", {}))}
+            "vectors": vectors, "options": options}
 
 
 def _supports(cls, param: str) -> bool:
@@ -205,7 +210,7 @@ def train_named(name: str, *, progress: bool = True) -> Path:
     except (ImportError, AttributeError) as err:
         raise NamedModelError(f"{name}: model family {family!r} is not available in this version of scd-plugins "
                               f"({MODELS[family]} cannot be loaded: {err})") from err
-    settings = first_use_settings(family)
+    settings = first_use_settings(family, dataset)
     raw_text = family in RAW_TEXT_FAMILIES
     say = (lambda msg: print(f"scd-plugins: {msg}", file=sys.stderr, flush=True)) if progress else (lambda msg: None)
     try:
