@@ -53,8 +53,12 @@ class TokenCachedUSE:
         return all(hasattr(backend, name) for name in _WEIGHTS)
 
     def clear(self):
+        """Forget the float rows (called after every document, so a document's embeddings never depend on the
+        documents before it). The word -> token ids table stays: ids are exact integers whatever came before,
+        and the pure-Python tokenizer is the dearest part of a new word."""
         self._ids.clear()
-        self._words.clear()
+        if len(self._words) > self.max_rows:
+            self._words.clear()
         self._x.clear()
         self._rows.clear()
         self._h.clear()
