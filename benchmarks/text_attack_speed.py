@@ -72,8 +72,12 @@ def _model(args, ds):
     setup = {"family": args.family, "params": params, "dataset": args.dataset, "max_train": args.max_train,
              "seed": args.seed}
     path = Path(args.model_dir) / f"{args.family}-{args.dataset}-{args.max_train}-{args.seed}"
-    if (path / "model.json").is_file() and read_metadata(path)["extra"].get("bench_setup") == setup:
-        return load(path)
+    if (path / "model.json").is_file():
+        try:
+            if read_metadata(path)["extra"].get("bench_setup") == setup:
+                return load(path)
+        except ValueError as err:                   # written by an older version: train it again
+            print(f"retraining the benchmark model ({err})")
     est = model_class(args.family)(random_state=args.seed, **params)
     est.fit(ds.x_train, ds.y_train)
     save(est, path, extra={"bench_setup": setup})
