@@ -23,6 +23,7 @@ from textattack.shared import WordEmbedding
 COUNTER_FITTED_VOCAB_SIZE = 65713
 
 _CACHE: dict = {}
+_COSINE = torch.nn.CosineSimilarity(dim=0)
 
 
 def textfooler_stopwords() -> frozenset[str]:
@@ -73,6 +74,25 @@ class GloveWordEmbedding(WordEmbedding):
         if vocab_size is not None:
             keep = keep[:vocab_size]
         return cls([kv.index_to_key[i] for i in keep], kv.vectors[keep])
+
+    def get_cos_sim(self, a, b):
+        """TextAttack's word cosine (the same torch `CosineSimilarity` on the same two rows, cached the same
+        way) without building a torch module and copying both rows for every new pair."""
+        from textattack.shared import utils
+
+        if str(utils.device) != "cpu":
+            return super().get_cos_sim(a, b)
+        if isinstance(a, str):
+            a = self._word2index[a]
+        if isinstance(b, str):
+            b = self._word2index[b]
+        a, b = min(a, b), max(a, b)
+        row = self._cos_sim_mat[a]
+        cos_sim = row.get(b)
+        if cos_sim is None:
+            cos_sim = row[b] = _COSINE(torch.from_numpy(self.embedding_matrix[a]),
+                                       torch.from_numpy(self.embedding_matrix[b])).item()
+        return cos_sim
 
     def nearest_neighbours(self, index, topn):
         """Indices of the `topn` words of highest cosine to word `index` (itself excluded), best first."""

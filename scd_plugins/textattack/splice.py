@@ -13,6 +13,7 @@ multi-part inputs, CJK text, a "word" that splits into more words) goes to the s
 """
 from __future__ import annotations
 
+import bisect
 import re
 from collections import OrderedDict
 
@@ -83,18 +84,35 @@ class FastAttackedText(AttackedText):
         return starts
 
     def _text_index_of_word_index(self, i: int) -> int:
-        """Same value as the stock method (a lower-case `find` chain over the first i+1 words), computed once."""
+        """Same value as the stock method (a lower-case `find` chain over the first i+1 words), each link
+        computed once and only as far as asked (the sentence check asks for a 15-word window around one word).
+        A swap's text starts with the links of the text it came from that end before the swapped word."""
         words = self.words
         if not 0 <= i < len(words):
             return super()._text_index_of_word_index(i)
         found = self.__dict__.get("_scd_found")
         if found is None:
-            lower, look, found = self.text.lower(), 0, []
-            for word in words:
+            found = self._scd_found = []
+        if len(found) <= i:
+            lower = self.__dict__.get("_scd_lower")
+            if lower is None:
+                lower = self._scd_lower = self.text.lower()
+            look = found[-1] + len(words[len(found) - 1]) if found else 0
+            for word in words[len(found):i + 1]:
                 look = lower.find(word.lower(), look) + len(word)
                 found.append(look - len(word))
-            self._scd_found = found
         return found[i]
+
+    def _inherited_links(self, i: int, start: int) -> list:
+        """The find-chain links 0..i-1 of a text whose word i (at `start`) is swapped: the same in the new
+        text when every one of them matched inside the unchanged prefix text[:start] (plain-ASCII text, so
+        lower-casing keeps offsets), else none (the new text computes its own)."""
+        found = self.__dict__.get("_scd_found")
+        if not found or i == 0 or len(found) < i or not self.text.isascii():
+            return []
+        if found[i - 1] + len(self.words[i - 1]) > start or min(found[:i]) < 0:
+            return []
+        return found[:i]
 
     def generate_new_attacked_text(self, new_words) -> "FastAttackedText":
         new = super().generate_new_attacked_text(new_words)
@@ -133,12 +151,35 @@ class FastAttackedText(AttackedText):
         if new_word != words[i]:
             attrs["modified_indices"].add(i)
             attrs["newly_modified_indices"].add(i)
-        # Whitespace (or the text's edge) on both sides: the word is a whole token, so the new words are the
-        # old ones with one entry changed; otherwise they are recomputed from the text when asked for.
-        isolated = (start == 0 or text[start - 1].isspace()) and (end == len(text) or text[end].isspace())
-        new_words = words[:i] + [new_word] + words[i + 1:] if isolated else None
+        new_words = self._words_after_swap(i, start, end, new_word)
         key = next(iter(self._text_input))
-        return self._make(OrderedDict([(key, new_text)]), attrs, new_words)
+        new = self._make(OrderedDict([(key, new_text)]), attrs, new_words)
+        if new_words is not None and new_words[:i] == words[:i]:
+            new._scd_found = self._inherited_links(i, start)
+        return new
+
+    def _words_after_swap(self, i, start, end, new_word):
+        """`words_from_text` of the swapped text without re-reading it, or None (then computed when asked).
+
+        `words_from_text` reads each whitespace-separated chunk on its own, and a swap inside one word changes
+        one chunk: the new words are the old ones with that chunk's words replaced by those of the new chunk.
+        Word i was found by the splice at its own place (a word starts with a character that never lies
+        between words), so the chunk around `start` is the one holding it."""
+        text, words = self.text, self.words
+        if _CJK.search(new_word):                      # the stock code would segment the whole text
+            return None
+        if (start == 0 or text[start - 1].isspace()) and (end == len(text) or text[end].isspace()):
+            return words[:i] + [new_word] + words[i + 1:]           # the chunk is the word itself
+        lo, hi = start, end
+        while lo > 0 and not text[lo - 1].isspace():
+            lo -= 1
+        while hi < len(text) and not text[hi].isspace():
+            hi += 1
+        starts = self._splice_starts()
+        first, last = bisect.bisect_left(starts, lo), bisect.bisect_left(starts, hi)
+        if not first <= i < last or words_from_text(text[lo:hi]) != words[first:last]:
+            return None
+        return words[:first] + words_from_text(text[lo:start] + new_word + text[end:hi]) + words[last:]
 
     def _deleted(self, i: int) -> "FastAttackedText":
         text, words = self.text, self.words

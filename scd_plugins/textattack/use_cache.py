@@ -35,6 +35,25 @@ def _layernorm(x, gamma, beta, eps):
     return x
 
 
+class _Pool:
+    """Cached float32 rows of one shape in one growing array: many of them are read back with one fancy
+    index (a C gather) instead of stacking thousands of small arrays."""
+
+    def __init__(self, shape):
+        self.data = np.empty((1024, *shape), dtype=np.float32)
+        self.n = 0
+
+    def add(self, rows) -> range:
+        k = len(rows)
+        if self.n + k > len(self.data):
+            grown = np.empty((max(2 * len(self.data), self.n + k), *self.data.shape[1:]), dtype=np.float32)
+            grown[:self.n] = self.data[:self.n]
+            self.data = grown
+        self.data[self.n:self.n + k] = rows
+        self.n += k
+        return range(self.n - k, self.n)
+
+
 class TokenCachedUSE:
     """`encode(list[str]) -> (n, 512)` unit vectors, reusing token rows across calls until `clear()`."""
 
@@ -42,22 +61,37 @@ class TokenCachedUSE:
         self.b = backend
         self.max_rows = max_rows
         self._ids: dict[str, tuple] = {}
-        self._x: dict[int, np.ndarray] = {}        # token id -> (emb 512, projected 768) rows
-        self._rows: dict[tuple, np.ndarray] = {}   # context key -> final per-token row (1280)
-        self._h: dict[tuple, np.ndarray] = {}      # context key -> first-layer rows of the 3 branches
+        # Each table maps to a row of its pool: token id -> embedding (512) and projected (768) rows;
+        # context key -> final per-token row (1280); context key -> first-layer rows of the 3 branches.
+        self._x: dict[int, int] = {}
+        self._rows: dict[tuple, int] = {}
+        self._h: dict[tuple, int] = {}
         self._words: dict[str, tuple] = {}         # word -> its token ids (see _token_ids)
         self._per_word = None
+        self._pools()
 
     @staticmethod
     def supports(backend) -> bool:
         return all(hasattr(backend, name) for name in _WEIGHTS)
 
     def clear(self):
+        """Forget the float rows (called after every document, so a document's embeddings never depend on the
+        documents before it). The word -> token ids table stays: ids are exact integers whatever came before,
+        and the pure-Python tokenizer is the dearest part of a new word."""
         self._ids.clear()
-        self._words.clear()
+        if len(self._words) > self.max_rows:
+            self._words.clear()
         self._x.clear()
         self._rows.clear()
         self._h.clear()
+        for pool in (self._emb_pool, self._x_pool, self._row_pool, self._h_pool):
+            pool.n = 0                              # rows are written before they are read again
+
+    def _pools(self):
+        b, orders = self.b, len(_ORDERS)
+        width = b.w1[0].shape[1]
+        self._emb_pool, self._x_pool = _Pool((b.proj_W.shape[0],)), _Pool((b.proj_W.shape[1],))
+        self._row_pool, self._h_pool = _Pool((b.cnn_W.shape[0],)), _Pool((orders, width))
 
     def _token_ids(self, text):
         """The port's token ids of `text`. Its unigram vocabulary has no piece with '\u2581' (the word
@@ -99,15 +133,16 @@ class TokenCachedUSE:
             x = emb @ b.proj_W
             x += b.proj_b
             _layernorm(x, b.ln_g_all, b.ln_b_all, b.eps)
-            for k, i in enumerate(new):
-                self._x[i] = (emb[k], x[k])
+            at = self._emb_pool.add(emb)
+            self._x_pool.add(x)
+            self._x.update(zip(new, at))
 
     @staticmethod
     def _key(ids, t, reach=_CONTEXT):
         """Everything row t depends on: the ids within `reach` positions (4 for a final row, 2 for a first-layer
         row) and how many of those fall outside the sentence."""
-        lo, hi = t - reach, t + reach + 1
-        return (max(0, -lo), ids[max(lo, 0):hi], max(0, hi - len(ids)))
+        lo, hi, n = t - reach, t + reach + 1, len(ids)
+        return (-lo if lo < 0 else 0, ids[lo if lo > 0 else 0:hi], hi - n if hi > n else 0)
 
     def _compute(self, windows):
         """Final rows for the given positions: `windows` is a list of (ids, positions) whose rows are missing."""
@@ -118,8 +153,9 @@ class TokenCachedUSE:
         starts = np.zeros(len(all_ids), dtype=np.int64)
         np.cumsum(lens[:-1], out=starts[1:])
         n = int(lens.sum())
-        flat = [i for ids in all_ids for i in ids]
-        x = np.stack([self._x[i][1] for i in flat])
+        token_row = np.fromiter(map(self._x.__getitem__, (i for ids in all_ids for i in ids)), dtype=np.int64,
+                                count=n)
+        x = self._x_pool.data[token_row]
         # Slot j of row t reads position t - 2 + j of the same sentence, or the zero row n outside it.
         pos = np.arange(n, dtype=np.int64)[:, None] + np.arange(-_REACH, _REACH + 1, dtype=np.int64)
         inside = (pos >= np.repeat(starts, lens)[:, None]) & (pos < np.repeat(starts + lens, lens)[:, None])
@@ -132,16 +168,19 @@ class TokenCachedUSE:
         near_keys = [self._key(all_ids[w], int(u - starts[w]), _REACH) for w, u in zip(owner, near)]
         width = b.w1[0].shape[1]
         h_rows = np.empty((len(near), len(_ORDERS), width), dtype=np.float32)
-        todo = []
+        todo, have, have_at = [], [], []
         for j, key in enumerate(near_keys):
-            row = self._h.get(key)
-            if row is None:
+            at = self._h.get(key)
+            if at is None:
                 todo.append(j)
             else:
-                h_rows[j] = row
+                have.append(j)
+                have_at.append(at)
+        if have:
+            h_rows[have] = self._h_pool.data[have_at]
         out = np.empty((len(centre), b.cnn_W.shape[0]), dtype=np.float32)
         emb_dim = out.shape[1] - len(_ORDERS) * width
-        out[:, :emb_dim] = np.stack([self._x[flat[c]][0] for c in centre])
+        out[:, :emb_dim] = self._emb_pool.data[token_row[centre]]
         buf = np.zeros((n + 1, width), dtype=np.float32)
         rows = near[todo]
         for k, (order, left) in enumerate(_ORDERS):
@@ -161,8 +200,8 @@ class TokenCachedUSE:
             np.maximum(c2, 0, out=c2)
             c2 += buf[centre]
             out[:, emb_dim + k * width:emb_dim + (k + 1) * width] = c2
-        for j in todo:
-            self._h[near_keys[j]] = h_rows[j]
+        if todo:
+            self._h.update(zip((near_keys[j] for j in todo), self._h_pool.add(h_rows[todo])))
         return _layernorm(out, b.ln_g, b.ln_b, b.eps)
 
     def encode(self, texts) -> np.ndarray:
@@ -180,23 +219,26 @@ class TokenCachedUSE:
         if len(self._rows) > self.max_rows:
             self.clear()
         all_ids = [self._token_ids(t) for t in texts]
-        keys = [[self._key(ids, t) for t in range(len(ids))] for ids in all_ids]
-        missing, windows = set(), []
+        key, cached = self._key, self._rows
+        keys = [[key(ids, t) for t in range(len(ids))] for ids in all_ids]
+        missing, windows, new_keys = set(), [], []
         for ids, row_keys in zip(all_ids, keys):
             todo = []
-            for t, key in enumerate(row_keys):
-                if key not in self._rows and key not in missing:
-                    missing.add(key)
+            for t, k in enumerate(row_keys):
+                if k not in cached and k not in missing:
+                    missing.add(k)
                     todo.append(t)
+                    new_keys.append(k)
             if todo:
                 windows.append((ids, todo))
-        if windows:
-            rows = self._compute(windows)
-            self._rows.update(zip((self._key(ids, t) for ids, ts in windows for t in ts), rows))
+        if windows:                                 # rows come back window by window, positions ascending
+            cached.update(zip(new_keys, self._row_pool.add(self._compute(windows))))
         lens = np.fromiter(map(len, all_ids), dtype=np.int64, count=len(all_ids))
         starts = np.zeros(len(all_ids), dtype=np.int64)
         np.cumsum(lens[:-1], out=starts[1:])
-        feats = np.stack([self._rows[key] for row_keys in keys for key in row_keys])
+        at = np.fromiter(map(self._rows.__getitem__, (key for row_keys in keys for key in row_keys)), dtype=np.int64,
+                         count=int(lens.sum()))
+        feats = self._row_pool.data[at]
         mean = np.add.reduceat(feats, starts, axis=0) @ b.cnn_W
         flens = lens.astype(np.float32)
         mean += flens[:, None] * b.cnn_b

@@ -35,7 +35,8 @@ def test_splices_equal_stock_edits(mr):
 
     rng = random.Random(0)
     tricky = ["I didn't like it -- at all... \"Good\" (really) good, good-bad!", "  Spaces   and\ttabs  . x",
-              "a a a, a. A'a 'quoted' don't", "hello"]
+              "a a a, a. A'a 'quoted' don't", "hello",
+              "The film (a mess).It was x.y.z, _really_ *bad*; l'amour--no!\"Great\"movie", "end.of.it"]
     docs = tricky + [rng.choice(mr.texts_test) for _ in range(40)]
     replacements = ["good", "Bad", "", "x", "don't", "two words", "well-made", "a", "..."]
     n, spliced = 0, 0
