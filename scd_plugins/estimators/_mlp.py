@@ -75,45 +75,46 @@ def glorot_logistic_init(rs: np.random.RandomState, d: int, h: int, o: int):
     return out
 
 
-def train_sgd_mlps(X, Y, seeds, *, hidden_units=20, learning_rate_init=0.01, momentum=0.9, alpha=1e-4,
-                   batch_size=200, max_iter=200, tol=1e-4, n_iter_no_change=10, dtype=None, device="cpu",
-                   progress=False, members_per_chunk=None):
-    """Train one MLP per seed, all at once, exactly as scikit-learn's `MLPClassifier(solver="sgd")` trains
-    each: Glorot init, per-epoch shuffle (composed permutations, as `sklearn.utils.shuffle` does to the
-    index array), minibatch backprop with the L2 term `alpha * W / batch`, Nesterov momentum, and the
-    stopping rule on the training loss (more than `n_iter_no_change` epochs not `tol` below the best).
-    A stopped member leaves the batch; the others go on.
+def train_sgd_mlps(X, Y, seeds, *, dtype=None, device="cpu", members_per_chunk=None, **sgd):
+    """Train one MLP per seed, exactly as scikit-learn's `MLPClassifier(solver="sgd")` trains each (see
+    `_train_chunk` for the algorithm and the `sgd` settings).
 
     X (n, d) features, Y (n, o) 0/1 targets (o = 1: one logistic output, else softmax). Returns float64
     arrays W1 (R, d, h), b1 (R, h), W2 (R, h, o), b2 (R, o), n_iter (R,), loss (R,).
 
-    Members train in chunks of `members_per_chunk` (default: 25 on the CPU, all at once elsewhere): a
-    chunk's minibatches stay in cache, which makes 100 members about 1.3x faster on 2 cores than one
-    batch of 100. Members never interact, so the chunking does not change any member.
+    Members train in chunks of `members_per_chunk` (default: 25 on the CPU, all at once elsewhere), each
+    chunk as one batched program: a chunk's minibatches stay in cache, which makes 100 members about 1.3x
+    faster on 2 cores than one batch of 100. Members never interact, so the chunking changes no member.
     """
+    import torch
+
+    dtype = torch.float32 if dtype is None else dtype
+    chunk = members_per_chunk or (25 if torch.device(device).type == "cpu" else len(seeds))
+    Xt = torch.tensor(X, dtype=dtype, device=device)       # a copy: X may be a read-only memory map
+    Yt = torch.tensor(Y, dtype=dtype, device=device)
+    parts = [_train_chunk(Xt, Yt, seeds[i:i + chunk], **sgd) for i in range(0, len(seeds), chunk)]
+    return tuple(np.concatenate([part[k] for part in parts]) for k in range(6))
+
+
+def _train_chunk(Xt, Yt, seeds, *, hidden_units=20, learning_rate_init=0.01, momentum=0.9, alpha=1e-4,
+                 batch_size=200, max_iter=200, tol=1e-4, n_iter_no_change=10, progress=False):
+    """Train one MLP per seed as one batched program on tensors Xt (n, d), Yt (n, o): Glorot init,
+    per-epoch shuffle (composed permutations, as `sklearn.utils.shuffle` does to the index array),
+    minibatch backprop with the L2 term `alpha * W / batch`, Nesterov momentum, and the stopping rule on
+    the training loss (more than `n_iter_no_change` epochs not `tol` below the best). A stopped member
+    leaves the batch; the others go on. Returns what `train_sgd_mlps` returns, for these seeds."""
     import torch
     from tqdm.auto import tqdm
 
-    chunk = members_per_chunk or (25 if torch.device(device).type == "cpu" else len(seeds))
-    if len(seeds) > chunk:
-        kw = dict(hidden_units=hidden_units, learning_rate_init=learning_rate_init, momentum=momentum,
-                  alpha=alpha, batch_size=batch_size, max_iter=max_iter, tol=tol,
-                  n_iter_no_change=n_iter_no_change, dtype=dtype, device=device, progress=progress)
-        parts = [train_sgd_mlps(X, Y, seeds[i:i + chunk], members_per_chunk=chunk, **kw)
-                 for i in range(0, len(seeds), chunk)]
-        return tuple(np.concatenate([part[k] for part in parts]) for k in range(6))
-
-    dtype = torch.float32 if dtype is None else dtype
-    n, d = X.shape
-    o = Y.shape[1]
+    dtype, device = Xt.dtype, Xt.device
+    n, d = Xt.shape
+    o = Yt.shape[1]
     R = len(seeds)
     B = int(np.clip(batch_size, 1, n))
     rngs = [np.random.RandomState(int(s)) for s in seeds]
     inits = [glorot_logistic_init(rs, d, hidden_units, o) for rs in rngs]
     params = [torch.as_tensor(np.stack([p[k] for p in inits]), dtype=dtype, device=device) for k in range(4)]
     velocity = [torch.zeros_like(p) for p in params]
-    Xt = torch.tensor(X, dtype=dtype, device=device)       # a copy: X may be a read-only memory map
-    Yt = torch.tensor(Y, dtype=dtype, device=device)
     eps = torch.finfo(dtype).eps
 
     result = [np.empty((R,) + tuple(p.shape[1:])) for p in params]
