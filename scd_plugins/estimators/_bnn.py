@@ -39,7 +39,9 @@ def sign(x):
         return (x >= 0) * 2.0 - 1.0
     import torch
 
-    return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)           # two passes: a training step does this often
+    # copysign(1, x + 0): the + 0 turns -0 into +0, so sign(+-0) = +1; about 10x faster on the CPU than
+    # where(x >= 0, 1, -1), and a training step takes the sign of every latent weight
+    return torch.copysign(x.new_ones(()).expand_as(x), x + 0.0)
 
 
 def approx_sign_grad(x):
@@ -80,6 +82,25 @@ def _autograd_signs(clipped=False):
     return ApproxSign.apply, SteSign.apply
 
 
+def _input_product():
+    """z = Xb @ W for stacked members (R, b, d) @ (R, d, h), with the gradient for W only, computed as
+    (dz^T Xb)^T: the CPU's batched GEMM runs that (h, d) product about 2x faster than Xb^T dz."""
+    import torch
+
+    class InputProduct(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, Xb, W):
+            ctx.save_for_backward(Xb)
+            return torch.bmm(Xb, W)
+
+        @staticmethod
+        def backward(ctx, grad):
+            (Xb,) = ctx.saved_tensors
+            return None, torch.bmm(grad.transpose(1, 2), Xb).transpose(1, 2)
+
+    return InputProduct.apply
+
+
 def glorot_uniform(rs: np.random.RandomState, fan_in: int, fan_out: int) -> np.ndarray:
     """Keras' default kernel initialiser: uniform on +-sqrt(6 / (fan_in + fan_out))."""
     bound = np.sqrt(6.0 / (fan_in + fan_out))
@@ -91,21 +112,28 @@ def bnn_forward(Xb, W1, W2, beta, approx_sign, ste_sign):
     mean and variance (R, 1, h) that BatchNorm normalised with."""
     import torch
 
-    z = torch.bmm(Xb, ste_sign(W1))                                           # (R, b, h)
+    z = _input_product()(Xb, ste_sign(W1)) if W1.requires_grad else torch.bmm(Xb, ste_sign(W1))   # (R, b, h)
     mu, v = z.mean(dim=1, keepdim=True), z.var(dim=1, unbiased=False, keepdim=True)
     a = approx_sign((z - mu) / torch.sqrt(v + BN_EPSILON) + beta)
     return torch.bmm(a, ste_sign(W2)), mu, v
 
 
-def _adam_step(params, grads, moments, step, lr, b1=0.9, b2=0.999):
-    """One Adam step in Keras' form (bias correction folded into the step size, epsilon outside the root).
-    Elementwise, so stacked members stay independent. (torch.optim is avoided: it imports the compiler
-    stack, seconds per process.)"""
-    lr_t = lr * np.sqrt(1 - b2 ** step) / (1 - b1 ** step)
-    for p, g, (m, v) in zip(params, grads, moments):      # in place, few passes over the (R, d, h) weights
-        m.lerp_(g, 1 - b1)
-        v.mul_(b2).addcmul_(g, g, value=1 - b2)
-        p.addcdiv_(m, v.sqrt().add_(ADAM_EPSILON), value=-lr_t)
+def _adam_step(params, grads, moments, steps, lr, b1=0.9, b2=0.999):
+    """One Adam step in Keras' form: p -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps). Elementwise,
+    so stacked members stay independent. It runs as torch's fused Adam kernel (one pass, about 4x faster
+    than separate in-place ops), which puts eps beside sqrt(v / (1 - b2^t)): Keras' eps divided by
+    sqrt(1 - b2^t) is the same step. `steps`: one float tensor per parameter, the step count, advanced
+    here. (torch.optim is avoided: it imports the compiler stack, seconds per process.)"""
+    import torch
+
+    torch._foreach_add_(steps, 1)
+    t = float(steps[0])
+    if not all(p.is_contiguous() for p in params):          # the fused kernel reads memory in order
+        raise ValueError("Adam's parameters must be contiguous tensors")
+    grads = [g.contiguous() for g in grads]
+    torch._fused_adam_(list(params), grads, [m for m, _ in moments], [v for _, v in moments], [], steps,
+                       lr=lr, beta1=b1, beta2=b2, weight_decay=0.0, eps=ADAM_EPSILON / np.sqrt(1 - b2 ** t),
+                       amsgrad=False, maximize=False)
 
 
 def train_bnns(X, y, n_classes, seeds, *, hidden_units=20, learning_rate=1e-3, batch_size=64, max_iter=100,
@@ -126,14 +154,17 @@ def train_bnns(X, y, n_classes, seeds, *, hidden_units=20, learning_rate=1e-3, b
     B = int(np.clip(batch_size, 1, n))
     rngs = [np.random.RandomState(int(s)) for s in seeds]
     inits = [(glorot_uniform(rs, d, h), glorot_uniform(rs, h, k)) for rs in rngs]
-    W1 = torch.tensor(np.stack([w for w, _ in inits]), dtype=dtype, device=device, requires_grad=True)
+    # the latent hidden weights live as (R, h, d): the forward product reads them transposed and the gradient
+    # (dz^T Xb) lands in that layout, which the CPU's batched GEMM runs fastest, with no transposing copy
+    W1T = torch.tensor(np.ascontiguousarray(np.stack([w.T for w, _ in inits])), dtype=dtype, device=device,
+                       requires_grad=True)
     W2 = torch.tensor(np.stack([w for _, w in inits]), dtype=dtype, device=device, requires_grad=True)
     beta = torch.zeros(R, 1, h, dtype=dtype, device=device, requires_grad=True)
     mean = torch.zeros(R, 1, h, dtype=dtype, device=device)
     var = torch.ones(R, 1, h, dtype=dtype, device=device)
-    params = (W1, W2, beta)
+    params = (W1T, W2, beta)
     moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
-    step = 0
+    steps = [torch.zeros((), dtype=dtype) for _ in params]
     Xt = torch.tensor(X, dtype=dtype, device=device)       # a copy: X may be a read-only memory map
     yt = torch.tensor(y, dtype=torch.int64, device=device)
     buf = torch.empty(R * B, d, dtype=dtype, device=device)
@@ -141,21 +172,20 @@ def train_bnns(X, y, n_classes, seeds, *, hidden_units=20, learning_rate=1e-3, b
     for _ in tqdm(range(max_iter), desc="BNN epochs", disable=not progress):
         idx = torch.as_tensor(np.stack([rs.permutation(n) for rs in rngs]), device=device)
         for start in range(0, n, B):
-            rows = idx[:, start:start + B]
+            rows = idx[:, start:start + B].sort(dim=1).values     # ascending: a faster gather, same sums
             b = rows.shape[1]
             Xb = torch.index_select(Xt, 0, rows.reshape(-1), out=buf[:R * b]).view(R, b, d)
-            logits, mu, v = bnn_forward(Xb, W1, W2, beta, approx_sign, ste_sign)
+            logits, mu, v = bnn_forward(Xb, W1T.transpose(1, 2), W2, beta, approx_sign, ste_sign)
             loss = torch.nn.functional.cross_entropy(logits.reshape(R * b, k), yt[rows].reshape(-1),
                                                      reduction="sum") / b    # sum over members of batch means
             grads = torch.autograd.grad(loss, params)
-            step += 1
             with torch.no_grad():
-                _adam_step(params, grads, moments, step, learning_rate)
-                W1.clamp_(-1, 1)
+                _adam_step(params, grads, moments, steps, learning_rate)
+                W1T.clamp_(-1, 1)
                 W2.clamp_(-1, 1)
                 mean.mul_(BN_MOMENTUM).add_(mu, alpha=1 - BN_MOMENTUM)
                 var.mul_(BN_MOMENTUM).add_(v, alpha=1 - BN_MOMENTUM)
-    out = [t.detach().double().cpu().numpy() for t in (W1, W2, beta[:, 0], mean[:, 0], var[:, 0])]
+    out = [t.detach().double().cpu().numpy() for t in (W1T.transpose(1, 2), W2, beta[:, 0], mean[:, 0], var[:, 0])]
     return tuple(out)
 
 

@@ -138,7 +138,9 @@ def _train_chunk(Xt, Yt, seeds, *, hidden_units=20, learning_rate_init=0.01, mom
             total = torch.zeros(r_act, dtype=torch.float64, device=device)
             buf = torch.empty(r_act * B, d, dtype=dtype, device=device)  # reused: no fresh pages per step
             for start in range(0, n, B):
-                rows = idx[:, start:start + B]
+                # a minibatch's order does not matter to its sums; in ascending order its gather reads
+                # memory forward, about 1.4x faster
+                rows = idx[:, start:start + B].sort(dim=1).values
                 b = rows.shape[1]
                 Xb = torch.index_select(Xt, 0, rows.reshape(-1), out=buf[:r_act * b]).view(r_act, b, d)
                 Yb = Yt[rows]                                                # (r, b, d), (r, b, o)
@@ -156,7 +158,10 @@ def _train_chunk(Xt, Yt, seeds, *, hidden_units=20, learning_rate_init=0.01, mom
                 total += (nll + 0.5 * alpha * l2).double()          # batch loss x b, as scikit-learn adds it
                 D2 = A2 - Yb
                 D1 = torch.bmm(D2, W2.transpose(1, 2)).mul_(A1 * (1 - A1))
-                grads = (torch.baddbmm(W1, Xb.transpose(1, 2), D1, beta=alpha).div_(b), D1.sum(dim=1).div_(b),
+                # D1^T Xb, read back transposed: the (d, h) = Xb^T D1 product with Xb transposed in place
+                # is about 2x slower in the CPU's batched GEMM than this (h, d) one
+                grads = (torch.bmm(D1.transpose(1, 2), Xb).transpose(1, 2).add_(W1, alpha=alpha).div_(b),
+                         D1.sum(dim=1).div_(b),
                          torch.baddbmm(W2, A1.transpose(1, 2), D2, beta=alpha).div_(b), D2.sum(dim=1).div_(b))
                 for p, v, g in zip(params, velocity, grads):
                     v.mul_(momentum).sub_(g, alpha=learning_rate_init)

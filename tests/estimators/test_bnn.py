@@ -7,7 +7,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from scd_plugins import load
 from scd_plugins.estimators import BNNEnsembleClassifier
-from scd_plugins.estimators._bnn import BN_EPSILON, _autograd_signs, bnn_forward, train_bnns
+from scd_plugins.estimators._bnn import (ADAM_EPSILON, BN_EPSILON, _adam_step, _autograd_signs, bnn_forward, sign,
+                                        train_bnns)
 from scd_plugins.estimators._mlp import torch_threads
 from scd_plugins.io import ModelFileError
 from scd_plugins.registry import estimator_class, model_class
@@ -41,6 +42,29 @@ def test_sign_gradients_are_larqs():
     np.testing.assert_array_equal(g_in.numpy(), c[2:8].numpy())
 
 
+def test_sign_of_zero_and_minus_zero_is_plus_one():
+    x = torch.tensor([-0.0, 0.0, -1e-30, 1e-30, -3.0, float("inf")])
+    assert sign(x).tolist() == [1, 1, -1, 1, -1, 1]
+    assert sign(x.double()).dtype == torch.float64 and sign(x.numpy()).tolist() == sign(x).tolist()
+
+
+def test_adam_step_is_keras_adam():
+    """The fused kernel with eps / sqrt(1 - b2^t) takes Keras' steps: lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)."""
+    rs = np.random.RandomState(0)
+    p = torch.tensor(rs.uniform(-1, 1, (3, 7, 5)))
+    want, m, v = p.clone(), torch.zeros_like(p), torch.zeros_like(p)
+    moments, steps = [(torch.zeros_like(p), torch.zeros_like(p))], [torch.zeros((), dtype=torch.float64)]
+    for t in range(1, 40):
+        g = torch.tensor(rs.normal(0, 10.0 ** rs.uniform(-9, 0), p.shape))      # down to eps-sized gradients
+        _adam_step([p], [g.transpose(1, 2).contiguous().transpose(1, 2)], moments, steps, 1e-3)
+        m.lerp_(g, 0.1)
+        v.mul_(0.999).addcmul_(g, g, value=0.001)
+        want -= 1e-3 * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t) * m / (v.sqrt() + ADAM_EPSILON)
+    np.testing.assert_allclose(p.numpy(), want.numpy(), rtol=0, atol=1e-14)
+    with pytest.raises(ValueError, match="contiguous"):
+        _adam_step([p.transpose(1, 2)], [g.transpose(1, 2)], moments, steps, 1e-3)
+
+
 def test_network_gradient_matches_the_chain_rule(digits38):
     """The gradient that reaches the BatchNorm shift is, by hand, sum_b dL/da * (2 - 2|u|) 1{|u| <= 1} with
     u the normalised pre-activation and dL/da = (softmax - onehot) sign(W2)^T / b."""
@@ -54,7 +78,16 @@ def test_network_gradient_matches_the_chain_rule(digits38):
     beta = torch.tensor(rs.uniform(-0.5, 0.5, (R, 1, h)), requires_grad=True)
     logits, mu, v = bnn_forward(Xb, W1, W2, beta, *_autograd_signs())
     loss = torch.nn.functional.cross_entropy(logits.reshape(-1, k), yb.reshape(-1), reduction="sum") / b
-    g_beta, g_W2 = torch.autograd.grad(loss, (beta, W2))
+    g_beta, g_W2, g_W1 = torch.autograd.grad(loss, (beta, W2, W1))
+    # the hidden weights' gradient (a custom product backward) against plain autograd through torch.bmm
+    approx_sign, ste_sign = _autograd_signs()
+    z = torch.bmm(Xb, ste_sign(W1))
+    u = (z - z.mean(1, keepdim=True)) / torch.sqrt(z.var(1, unbiased=False, keepdim=True) + BN_EPSILON) + beta
+    ref = torch.nn.functional.cross_entropy(torch.bmm(approx_sign(u), ste_sign(W2)).reshape(-1, k), yb.reshape(-1),
+                                            reduction="sum") / b
+    (want_W1,) = torch.autograd.grad(ref, (W1,))
+    np.testing.assert_allclose(g_W1.numpy(), want_W1.numpy(), rtol=1e-10, atol=1e-12)
+    assert np.abs(want_W1.numpy()).max() > 0
     with torch.no_grad():
         z = torch.bmm(Xb, torch.where(W1 >= 0, 1.0, -1.0).double())
         u = (z - z.mean(1, keepdim=True)) / torch.sqrt(z.var(1, unbiased=False, keepdim=True) + BN_EPSILON) + beta
