@@ -157,6 +157,25 @@ def test_bad_parameters_and_inputs(digits38):
         mlp.predict(X[:, :10])
 
 
+def test_standardize_learns_small_variance_features_and_folds_into_the_hidden_layer(digits38):
+    """Features that vary by a few hundredths (as mean-GloVe text features do) stall the paper's SGD at the
+    class prior; standardize=True learns them, and the fitted model on raw inputs is exactly the MLP trained
+    on standardised inputs (the affine map folded into the hidden layer)."""
+    X, y = digits38
+    X = 0.5 + 0.035 * (X.astype(np.float64) - 0.5)
+    X[:, 0] = 0.25                                                     # a constant feature: left unscaled
+    kw = dict(n_estimators=3, max_iter=30, random_state=0, n_jobs=1)
+    raw = MLPEnsembleClassifier(**kw).fit(X[:250], y[:250])
+    std = MLPEnsembleClassifier(standardize=True, **kw).fit(X[:250], y[:250])
+    assert raw.score(X[250:], y[250:]) < 0.6 < 0.85 < std.score(X[250:], y[250:])
+    mean, scale = X[:250].mean(0), X[:250].std(0)
+    assert scale[0] < 1e-12 and (scale < 1e-12).sum() > 1                # digits have constant border pixels
+    scale[scale < 1e-12] = 1.0
+    by_hand = MLPEnsembleClassifier(**kw).fit((X[:250] - mean) / scale, y[:250])
+    np.testing.assert_allclose(std.predict_proba(X), by_hand.predict_proba((X - mean) / scale), rtol=0, atol=1e-9)
+    assert np.isfinite(std.coef_hidden_).all()
+
+
 def test_same_seed_same_model(digits38):
     X, y = digits38
     a = MLPEnsembleClassifier(n_estimators=2, max_iter=10, random_state=5, n_jobs=1).fit(X, y)
