@@ -37,11 +37,12 @@ def _layernorm(x, gamma, beta, eps):
 
 class _Pool:
     """Cached float32 rows of one shape in one growing array: many of them are read back with one fancy
-    index (a C gather) instead of stacking thousands of small arrays."""
+    index (a C gather) instead of stacking thousands of small arrays. Row 0 stays zero: the row that
+    positions outside the sentence read."""
 
     def __init__(self, shape):
-        self.data = np.empty((1024, *shape), dtype=np.float32)
-        self.n = 0
+        self.data = np.zeros((1024, *shape), dtype=np.float32)
+        self.n = 1
 
     def add(self, rows) -> range:
         k = len(rows)
@@ -54,21 +55,44 @@ class _Pool:
         return range(self.n - k, self.n)
 
 
+def _slot_major(w, order):
+    """(order * d, d') n-gram weight -> (d, order * d'): column block j multiplies the token at slot j, so one
+    product gives a row's contribution to every slot of every n-gram it falls in."""
+    d = w.shape[0] // order
+    return np.ascontiguousarray(np.concatenate([w[j * d:(j + 1) * d] for j in range(order)], axis=1))
+
+
 class TokenCachedUSE:
-    """`encode(list[str]) -> (n, 512)` unit vectors, reusing token rows across calls until `clear()`."""
+    """`encode(list[str]) -> (n, 512)` unit vectors, reusing token rows across calls until `clear()`.
+
+    Each layer's n-gram product is split by slot: a convolution row is the sum of its inputs' slot products
+    (input row @ the slot's block of the weight), and an input's slot products are computed once per input
+    row. Layer 1's inputs depend on one token id each, so its products are made once per token id; layer 2's
+    once per first-layer row (ids within 2 positions). A swap then costs one product per new first-layer
+    row instead of one per first-layer and one per second-layer row it touches."""
 
     def __init__(self, backend, max_rows: int = 200_000):
         self.b = backend
         self.max_rows = max_rows
         self._ids: dict[str, tuple] = {}
-        # Each table maps to a row of its pool: token id -> embedding (512) and projected (768) rows;
-        # context key -> final per-token row (1280); context key -> first-layer rows of the 3 branches.
-        self._x: dict[int, int] = {}
-        self._rows: dict[tuple, int] = {}
-        self._h: dict[tuple, int] = {}
         self._words: dict[str, tuple] = {}         # word -> its token ids (see _token_ids)
         self._per_word = None
-        self._pools()
+        width = backend.w1[0].shape[1]
+        self._width = width
+        self._emb_slots = backend.proj_W.shape[0] // width                    # 2: the raw embedding
+        self._x_slots = backend.proj_W.shape[1] // width                      # 3: one projection per branch
+        self._first = np.cumsum([0] + [n for n, _ in _ORDERS]).tolist()      # 0, 2, 5, (10): a branch's slots
+        self._w1 = [_slot_major(w, n) for w, (n, _) in zip(backend.w1, _ORDERS)]
+        self._w2 = [_slot_major(w, n) for w, (n, _) in zip(backend.w2, _ORDERS)]
+        n_slots = self._first[-1]
+        # token id -> row of [emb | x | layer-1 slot products]; first-layer key -> row of [layer-2 slot
+        # products | first-layer rows]; final key -> final per-token row (1280).
+        self._tok_pool = _Pool((self._emb_slots + self._x_slots + n_slots, width))
+        self._h_pool = _Pool((n_slots + len(_ORDERS), width))
+        self._row_pool = _Pool((backend.cnn_W.shape[0],))
+        self._tok: dict[int, int] = {-1: 0}
+        self._h: dict[tuple, int] = {}
+        self._rows: dict[tuple, int] = {}
 
     @staticmethod
     def supports(backend) -> bool:
@@ -81,17 +105,12 @@ class TokenCachedUSE:
         self._ids.clear()
         if len(self._words) > self.max_rows:
             self._words.clear()
-        self._x.clear()
-        self._rows.clear()
+        self._tok.clear()
+        self._tok[-1] = 0
         self._h.clear()
-        for pool in (self._emb_pool, self._x_pool, self._row_pool, self._h_pool):
-            pool.n = 0                              # rows are written before they are read again
-
-    def _pools(self):
-        b, orders = self.b, len(_ORDERS)
-        width = b.w1[0].shape[1]
-        self._emb_pool, self._x_pool = _Pool((b.proj_W.shape[0],)), _Pool((b.proj_W.shape[1],))
-        self._row_pool, self._h_pool = _Pool((b.cnn_W.shape[0],)), _Pool((orders, width))
+        self._rows.clear()
+        for pool in (self._tok_pool, self._h_pool, self._row_pool):
+            pool.n = 1                              # rows are written before they are read again
 
     def _token_ids(self, text):
         """The port's token ids of `text`. Its unigram vocabulary has no piece with '\u2581' (the word
@@ -121,87 +140,79 @@ class TokenCachedUSE:
         return ids
 
     def _token_rows(self, ids):
-        """(emb, x) for token ids not seen before: dequantised embedding and layer-normed projection."""
-        b = self.b
-        new = [i for i in dict.fromkeys(ids) if i not in self._x]
+        """Rows for token ids not seen before: dequantised embedding, layer-normed projection, and the
+        projection's product with every layer-1 slot block."""
+        b, new = self.b, list(ids)
+        flat = np.asarray(new, dtype=np.int64)
+        rows = np.empty((len(new), *self._tok_pool.data.shape[1:]), dtype=np.float32)
+        e, xs = self._emb_slots, self._x_slots
+        emb = b.table[flat].astype(np.float32)
+        chunk = flat % len(b.scale)
+        emb *= b.scale[chunk, None]
+        emb += b.lo[chunk, None]
+        x = emb @ b.proj_W
+        x += b.proj_b
+        _layernorm(x, b.ln_g_all, b.ln_b_all, b.eps)
+        rows[:, :e] = emb.reshape(len(new), e, -1)
+        rows[:, e:e + xs] = x.reshape(len(new), xs, -1)
+        w = self._width
+        for k, (n, _) in enumerate(_ORDERS):
+            first = e + xs + self._first[k]
+            rows[:, first:first + n] = (x[:, k * w:(k + 1) * w] @ self._w1[k]).reshape(len(new), n, w)
+        self._tok.update(zip(new, self._tok_pool.add(rows)))
+
+    def _first_layer(self, keys):
+        """First-layer rows (and their layer-2 slot products) of the 5-id keys: ids at -2..+2, -1 outside."""
+        b, w, e, xs = self.b, self._width, self._emb_slots, self._x_slots
+        tok = self._tok
+        new_ids = {i for key in keys for i in key if i not in tok}
+        if new_ids:
+            self._token_rows(new_ids)
+        m = len(keys)
+        at = np.fromiter(map(tok.__getitem__, (i for key in keys for i in key)), dtype=np.int64,
+                         count=5 * m).reshape(m, 5)
+        data = self._tok_pool.data
+        rows = np.empty((m, *self._h_pool.data.shape[1:]), dtype=np.float32)
+        n_slots = self._first[-1]
+        for k, (n, left) in enumerate(_ORDERS):
+            first = e + xs + self._first[k]
+            h = data[at[:, _REACH - left], first]
+            for j in range(1, n):
+                h += data[at[:, _REACH - left + j], first + j]
+            h += b.b1[k]
+            np.maximum(h, 0, out=h)
+            h += data[at[:, _REACH], e + k]
+            rows[:, n_slots + k] = h
+            rows[:, self._first[k]:self._first[k] + n] = (h @ self._w2[k]).reshape(m, n, w)
+        self._h.update(zip(keys, self._h_pool.add(rows)))
+
+    def _final_rows(self, keys):
+        """Final per-token rows of the 9-id keys (ids at -4..+4, -1 outside the sentence)."""
+        b, w, e = self.b, self._width, self._emb_slots
+        h = self._h
+        need = [key[j:j + 5] for key in keys for j in range(5) if key[j + 2] != -1]
+        new = list(dict.fromkeys(k for k in need if k not in h))
         if new:
-            flat = np.asarray(new, dtype=np.int64)
-            emb = b.table[flat].astype(np.float32)
-            chunk = flat % len(b.scale)
-            emb *= b.scale[chunk, None]
-            emb += b.lo[chunk, None]
-            x = emb @ b.proj_W
-            x += b.proj_b
-            _layernorm(x, b.ln_g_all, b.ln_b_all, b.eps)
-            at = self._emb_pool.add(emb)
-            self._x_pool.add(x)
-            self._x.update(zip(new, at))
-
-    @staticmethod
-    def _key(ids, t, reach=_CONTEXT):
-        """Everything row t depends on: the ids within `reach` positions (4 for a final row, 2 for a first-layer
-        row) and how many of those fall outside the sentence."""
-        lo, hi, n = t - reach, t + reach + 1, len(ids)
-        return (-lo if lo < 0 else 0, ids[lo if lo > 0 else 0:hi], hi - n if hi > n else 0)
-
-    def _compute(self, windows):
-        """Final rows for the given positions: `windows` is a list of (ids, positions) whose rows are missing."""
-        b = self.b
-        all_ids = [ids for ids, _ in windows]
-        self._token_rows([i for ids in all_ids for i in ids])
-        lens = np.fromiter(map(len, all_ids), dtype=np.int64, count=len(all_ids))
-        starts = np.zeros(len(all_ids), dtype=np.int64)
-        np.cumsum(lens[:-1], out=starts[1:])
-        n = int(lens.sum())
-        token_row = np.fromiter(map(self._x.__getitem__, (i for ids in all_ids for i in ids)), dtype=np.int64,
-                                count=n)
-        x = self._x_pool.data[token_row]
-        # Slot j of row t reads position t - 2 + j of the same sentence, or the zero row n outside it.
-        pos = np.arange(n, dtype=np.int64)[:, None] + np.arange(-_REACH, _REACH + 1, dtype=np.int64)
-        inside = (pos >= np.repeat(starts, lens)[:, None]) & (pos < np.repeat(starts + lens, lens)[:, None])
-        idx = np.where(inside, pos, n)
-        # Layer 2 only at the missing rows, layer 1 only at the rows they read (and not stored already).
-        centre = np.concatenate([start + np.asarray(ts, dtype=np.int64) for start, (_, ts) in zip(starts, windows)])
-        near = np.unique(idx[centre])
-        near = near[near < n]
-        owner = np.repeat(np.arange(len(all_ids)), lens)[near]
-        near_keys = [self._key(all_ids[w], int(u - starts[w]), _REACH) for w, u in zip(owner, near)]
-        width = b.w1[0].shape[1]
-        h_rows = np.empty((len(near), len(_ORDERS), width), dtype=np.float32)
-        todo, have, have_at = [], [], []
-        for j, key in enumerate(near_keys):
-            at = self._h.get(key)
-            if at is None:
-                todo.append(j)
-            else:
-                have.append(j)
-                have_at.append(at)
-        if have:
-            h_rows[have] = self._h_pool.data[have_at]
-        out = np.empty((len(centre), b.cnn_W.shape[0]), dtype=np.float32)
-        emb_dim = out.shape[1] - len(_ORDERS) * width
-        out[:, :emb_dim] = self._emb_pool.data[token_row[centre]]
-        buf = np.zeros((n + 1, width), dtype=np.float32)
-        rows = near[todo]
-        for k, (order, left) in enumerate(_ORDERS):
-            xs = x[:, k * width:(k + 1) * width]
-            cols = idx[:, _REACH - left:_REACH - left + order]
-            if todo:
-                buf[:n] = xs
-                h = buf[cols[rows]].reshape(len(rows), order * width) @ b.w1[k]
-                h += b.b1[k]
-                np.maximum(h, 0, out=h)
-                h += xs[rows]
-                h_rows[todo, k] = h
-            buf[:n] = 0.0
-            buf[near] = h_rows[:, k]
-            c2 = buf[cols[centre]].reshape(len(centre), order * width) @ b.w2[k]
+            self._first_layer(new)
+        h_get = h.get
+        m = len(keys)
+        at = np.fromiter((h_get(key[j:j + 5], 0) if key[j + 2] != -1 else 0 for key in keys for j in range(5)),
+                         dtype=np.int64, count=5 * m).reshape(m, 5)
+        centre = np.fromiter((self._tok[key[4]] for key in keys), dtype=np.int64, count=m)
+        data = self._h_pool.data
+        n_slots = self._first[-1]
+        out = np.empty((m, b.cnn_W.shape[0]), dtype=np.float32)
+        emb_dim = e * w
+        out[:, :emb_dim] = self._tok_pool.data[centre, :e].reshape(m, emb_dim)
+        for k, (n, left) in enumerate(_ORDERS):
+            first = self._first[k]
+            c2 = data[at[:, _REACH - left], first]
+            for j in range(1, n):
+                c2 += data[at[:, _REACH - left + j], first + j]
             c2 += b.b2[k]
             np.maximum(c2, 0, out=c2)
-            c2 += buf[centre]
-            out[:, emb_dim + k * width:emb_dim + (k + 1) * width] = c2
-        if todo:
-            self._h.update(zip((near_keys[j] for j in todo), self._h_pool.add(h_rows[todo])))
+            c2 += data[at[:, _REACH], n_slots + k]
+            out[:, emb_dim + k * w:emb_dim + (k + 1) * w] = c2
         return _layernorm(out, b.ln_g, b.ln_b, b.eps)
 
     def encode(self, texts) -> np.ndarray:
@@ -218,26 +229,21 @@ class TokenCachedUSE:
             return np.zeros((0, b.d3.shape[1]), dtype=np.float32)
         if len(self._rows) > self.max_rows:
             self.clear()
-        all_ids = [self._token_ids(t) for t in texts]
-        key, cached = self._key, self._rows
-        keys = [[key(ids, t) for t in range(len(ids))] for ids in all_ids]
-        missing, windows, new_keys = set(), [], []
-        for ids, row_keys in zip(all_ids, keys):
-            todo = []
-            for t, k in enumerate(row_keys):
-                if k not in cached and k not in missing:
-                    missing.add(k)
-                    todo.append(t)
-                    new_keys.append(k)
-            if todo:
-                windows.append((ids, todo))
-        if windows:                                 # rows come back window by window, positions ascending
-            cached.update(zip(new_keys, self._row_pool.add(self._compute(windows))))
-        lens = np.fromiter(map(len, all_ids), dtype=np.int64, count=len(all_ids))
-        starts = np.zeros(len(all_ids), dtype=np.int64)
+        pad = (-1,) * _CONTEXT
+        span = 2 * _CONTEXT + 1
+        rows, keys, lens = self._rows, [], []
+        for text in texts:
+            ids = self._token_ids(text)
+            padded = pad + ids + pad
+            keys.extend(padded[t:t + span] for t in range(len(ids)))
+            lens.append(len(ids))
+        new = list(dict.fromkeys(k for k in keys if k not in rows))
+        if new:
+            rows.update(zip(new, self._row_pool.add(self._final_rows(new))))
+        lens = np.asarray(lens, dtype=np.int64)
+        starts = np.zeros(len(lens), dtype=np.int64)
         np.cumsum(lens[:-1], out=starts[1:])
-        at = np.fromiter(map(self._rows.__getitem__, (key for row_keys in keys for key in row_keys)), dtype=np.int64,
-                         count=int(lens.sum()))
+        at = np.fromiter(map(rows.__getitem__, keys), dtype=np.int64, count=len(keys))
         feats = self._row_pool.data[at]
         mean = np.add.reduceat(feats, starts, axis=0) @ b.cnn_W
         flens = lens.astype(np.float32)
