@@ -36,21 +36,29 @@ def _layernorm(x, gamma, beta, eps):
 
 
 class _Pool:
-    """Cached float32 rows of one shape in one growing array: many of them are read back with one fancy
-    index (a C gather) instead of stacking thousands of small arrays. Row 0 stays zero: the row that
-    positions outside the sentence read."""
+    """Float32 rows of one shape in one growing array, read back with one fancy index (a C gather) instead of
+    stacking thousands of small arrays. Row 0 stays zero: the row that positions outside the sentence read.
+    Rows past `n` are scratch: a call computes its new rows there and keeps (`keep`) only those worth
+    caching, so the array stops growing after the first documents instead of touching fresh memory (page
+    faults) for rows that are never read again."""
 
     def __init__(self, shape):
         self.data = np.zeros((1024, *shape), dtype=np.float32)
         self.n = 1
 
-    def add(self, rows) -> range:
-        k = len(rows)
+    def tail(self, k) -> np.ndarray:
+        """Scratch rows n .. n+k-1 (the kept rows are preserved when the array grows)."""
         if self.n + k > len(self.data):
             grown = np.empty((max(2 * len(self.data), self.n + k), *self.data.shape[1:]), dtype=np.float32)
             grown[:self.n] = self.data[:self.n]
             self.data = grown
-        self.data[self.n:self.n + k] = rows
+        return self.data[self.n:self.n + k]
+
+    def keep(self, which) -> range:
+        """Keep scratch rows `which` (ascending offsets into the last `tail`); returns their new rows."""
+        k = len(which)
+        if k and which[-1] != k - 1:
+            self.data[self.n:self.n + k] = self.data[self.n + np.asarray(which, dtype=np.int64)]
         self.n += k
         return range(self.n - k, self.n)
 
@@ -144,7 +152,7 @@ class TokenCachedUSE:
         projection's product with every layer-1 slot block."""
         b, new = self.b, list(ids)
         flat = np.asarray(new, dtype=np.int64)
-        rows = np.empty((len(new), *self._tok_pool.data.shape[1:]), dtype=np.float32)
+        rows = self._tok_pool.tail(len(new))
         e, xs = self._emb_slots, self._x_slots
         emb = b.table[flat].astype(np.float32)
         chunk = flat % len(b.scale)
@@ -159,10 +167,11 @@ class TokenCachedUSE:
         for k, (n, _) in enumerate(_ORDERS):
             first = e + xs + self._first[k]
             rows[:, first:first + n] = (x[:, k * w:(k + 1) * w] @ self._w1[k]).reshape(len(new), n, w)
-        self._tok.update(zip(new, self._tok_pool.add(rows)))
+        self._tok.update(zip(new, self._tok_pool.keep(range(len(new)))))
 
     def _first_layer(self, keys):
-        """First-layer rows (and their layer-2 slot products) of the 5-id keys: ids at -2..+2, -1 outside."""
+        """First-layer rows (and their layer-2 slot products) of the 5-id keys (ids at -2..+2, -1 outside the
+        sentence), written to the scratch rows of the first-layer pool, in the order of `keys`."""
         b, w, e, xs = self.b, self._width, self._emb_slots, self._x_slots
         tok = self._tok
         new_ids = {i for key in keys for i in key if i not in tok}
@@ -172,7 +181,7 @@ class TokenCachedUSE:
         at = np.fromiter(map(tok.__getitem__, (i for key in keys for i in key)), dtype=np.int64,
                          count=5 * m).reshape(m, 5)
         data = self._tok_pool.data
-        rows = np.empty((m, *self._h_pool.data.shape[1:]), dtype=np.float32)
+        rows = self._h_pool.tail(m)
         n_slots = self._first[-1]
         for k, (n, left) in enumerate(_ORDERS):
             first = e + xs + self._first[k]
@@ -184,24 +193,32 @@ class TokenCachedUSE:
             h += data[at[:, _REACH], e + k]
             rows[:, n_slots + k] = h
             rows[:, self._first[k]:self._first[k] + n] = (h @ self._w2[k]).reshape(m, n, w)
-        self._h.update(zip(keys, self._h_pool.add(rows)))
 
-    def _final_rows(self, keys):
-        """Final per-token rows of the 9-id keys (ids at -4..+4, -1 outside the sentence)."""
+    def _final_rows(self, keys, out):
+        """Final per-token rows of the 9-id keys (ids at -4..+4, -1 outside the sentence) into `out`.
+
+        The first-layer rows they need and that are not cached are made in scratch rows; those that many
+        of the new rows read (the ones next to a step's swapped word, shared by all its candidates) are
+        kept, the others (each candidate's own) dropped."""
         b, w, e = self.b, self._width, self._emb_slots
-        h = self._h
-        need = [key[j:j + 5] for key in keys for j in range(5) if key[j + 2] != -1]
-        new = list(dict.fromkeys(k for k in need if k not in h))
+        h, pool = self._h, self._h_pool
+        count: dict[tuple, int] = {}
+        for key in keys:
+            for j in range(5):
+                if key[j + 2] != -1:
+                    sub = key[j:j + 5]
+                    if sub not in h:
+                        count[sub] = count.get(sub, 0) + 1
+        new = list(count)
         if new:
             self._first_layer(new)
-        h_get = h.get
+            h.update(zip(new, range(pool.n, pool.n + len(new))))
         m = len(keys)
-        at = np.fromiter((h_get(key[j:j + 5], 0) if key[j + 2] != -1 else 0 for key in keys for j in range(5)),
+        at = np.fromiter((h[key[j:j + 5]] if key[j + 2] != -1 else 0 for key in keys for j in range(5)),
                          dtype=np.int64, count=5 * m).reshape(m, 5)
-        centre = np.fromiter((self._tok[key[4]] for key in keys), dtype=np.int64, count=m)
-        data = self._h_pool.data
+        centre = np.fromiter(map(self._tok.__getitem__, (key[4] for key in keys)), dtype=np.int64, count=m)
+        data = pool.data
         n_slots = self._first[-1]
-        out = np.empty((m, b.cnn_W.shape[0]), dtype=np.float32)
         emb_dim = e * w
         out[:, :emb_dim] = self._tok_pool.data[centre, :e].reshape(m, emb_dim)
         for k, (n, left) in enumerate(_ORDERS):
@@ -213,7 +230,13 @@ class TokenCachedUSE:
             np.maximum(c2, 0, out=c2)
             c2 += data[at[:, _REACH], n_slots + k]
             out[:, emb_dim + k * w:emb_dim + (k + 1) * w] = c2
-        return _layernorm(out, b.ln_g, b.ln_b, b.eps)
+        _layernorm(out, b.ln_g, b.ln_b, b.eps)
+        if new:
+            # One candidate's own first-layer row is read by at most 5 of its final rows.
+            keep = [j for j, key in enumerate(new) if count[key] > 5]
+            for key in new:
+                del h[key]
+            h.update(zip((new[j] for j in keep), pool.keep(keep)))
 
     def encode(self, texts) -> np.ndarray:
         limit = getattr(self.b, "_threadpool", None)
@@ -237,14 +260,27 @@ class TokenCachedUSE:
             padded = pad + ids + pad
             keys.extend(padded[t:t + span] for t in range(len(ids)))
             lens.append(len(ids))
-        new = list(dict.fromkeys(k for k in keys if k not in rows))
+        count: dict[tuple, int] = {}
+        for key in keys:
+            if key not in rows:
+                count[key] = count.get(key, 0) + 1
+        new = list(count)
+        pool = self._row_pool
         if new:
-            rows.update(zip(new, self._row_pool.add(self._final_rows(new))))
+            self._final_rows(new, pool.tail(len(new)))
+            rows.update(zip(new, range(pool.n, pool.n + len(new))))
         lens = np.asarray(lens, dtype=np.int64)
         starts = np.zeros(len(lens), dtype=np.int64)
         np.cumsum(lens[:-1], out=starts[1:])
         at = np.fromiter(map(rows.__getitem__, keys), dtype=np.int64, count=len(keys))
-        feats = self._row_pool.data[at]
+        feats = pool.data[at]
+        if new:
+            # Rows that only one window has (a candidate's own) are not kept: the next step reads the rows
+            # of one text only, and makes what it lacks again.
+            keep = [j for j, key in enumerate(new) if count[key] > 1]
+            for key in new:
+                del rows[key]
+            rows.update(zip((new[j] for j in keep), pool.keep(keep)))
         mean = np.add.reduceat(feats, starts, axis=0) @ b.cnn_W
         flens = lens.astype(np.float32)
         mean += flens[:, None] * b.cnn_b
