@@ -270,10 +270,15 @@ class TokenCachedUSE:
             self._final_rows(new, pool.tail(len(new)))
             rows.update(zip(new, range(pool.n, pool.n + len(new))))
         lens = np.asarray(lens, dtype=np.int64)
-        starts = np.zeros(len(lens), dtype=np.int64)
-        np.cumsum(lens[:-1], out=starts[1:])
-        at = np.fromiter(map(rows.__getitem__, keys), dtype=np.int64, count=len(keys))
-        feats = pool.data[at]
+        # Window sums, one token position at a time over all windows (row 0, all zeros, pads the shorter
+        # windows): small gathers that stay in cache, several times faster than a gather and reduceat.
+        at = np.zeros((len(lens), int(lens.max())), dtype=np.int64)
+        at[np.arange(len(lens)).repeat(lens), np.arange(len(keys)) - np.repeat(np.cumsum(lens) - lens, lens)] = \
+            np.fromiter(map(rows.__getitem__, keys), dtype=np.int64, count=len(keys))
+        data = pool.data
+        total = data[at[:, 0]]
+        for j in range(1, at.shape[1]):
+            total += data[at[:, j]]
         if new:
             # Rows that only one window has (a candidate's own) are not kept: the next step reads the rows
             # of one text only, and makes what it lacks again.
@@ -281,7 +286,7 @@ class TokenCachedUSE:
             for key in new:
                 del rows[key]
             rows.update(zip((new[j] for j in keep), pool.keep(keep)))
-        mean = np.add.reduceat(feats, starts, axis=0) @ b.cnn_W
+        mean = total @ b.cnn_W
         flens = lens.astype(np.float32)
         mean += flens[:, None] * b.cnn_b
         mean *= np.reciprocal(np.sqrt(flens))[:, None]
