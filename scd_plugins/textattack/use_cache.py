@@ -76,8 +76,8 @@ class TokenCachedUSE:
     Each layer's n-gram product is split by slot: a convolution row is the sum of its inputs' slot products
     (input row @ the slot's block of the weight), and an input's slot products are computed once per input
     row. Layer 1's inputs depend on one token id each, so its products are made once per token id; layer 2's
-    once per first-layer row (ids within 2 positions). A swap then costs one product per new first-layer
-    row instead of one per first-layer and one per second-layer row it touches."""
+    once per first-layer row of a branch (the ids its n-gram reads). A swap then costs one product per new
+    first-layer row of each branch instead of one per first-layer and one per second-layer row it touches."""
 
     def __init__(self, backend, max_rows: int = 200_000):
         self.b = backend
@@ -93,13 +93,13 @@ class TokenCachedUSE:
         self._w1 = [_slot_major(w, n) for w, (n, _) in zip(backend.w1, _ORDERS)]
         self._w2 = [_slot_major(w, n) for w, (n, _) in zip(backend.w2, _ORDERS)]
         n_slots = self._first[-1]
-        # token id -> row of [emb | x | layer-1 slot products]; first-layer key -> row of [layer-2 slot
-        # products | first-layer rows]; final key -> final per-token row (1280).
+        # token id -> row of [emb | x | layer-1 slot products]; per branch, the ids its n-gram reads -> row of
+        # [layer-2 slot products | first-layer row]; final key (ids within 4) -> final per-token row (1280).
         self._tok_pool = _Pool((self._emb_slots + self._x_slots + n_slots, width))
-        self._h_pool = _Pool((n_slots + len(_ORDERS), width))
+        self._h_pools = [_Pool((n + 1, width)) for n, _ in _ORDERS]
         self._row_pool = _Pool((backend.cnn_W.shape[0],))
         self._tok: dict[int, int] = {-1: 0}
-        self._h: dict[tuple, int] = {}
+        self._h: list[dict[tuple, int]] = [{} for _ in _ORDERS]
         self._rows: dict[tuple, int] = {}
 
     @staticmethod
@@ -115,9 +115,10 @@ class TokenCachedUSE:
             self._words.clear()
         self._tok.clear()
         self._tok[-1] = 0
-        self._h.clear()
+        for table in self._h:
+            table.clear()
         self._rows.clear()
-        for pool in (self._tok_pool, self._h_pool, self._row_pool):
+        for pool in (self._tok_pool, *self._h_pools, self._row_pool):
             pool.n = 1                              # rows are written before they are read again
 
     def _token_ids(self, text):
@@ -169,30 +170,29 @@ class TokenCachedUSE:
             rows[:, first:first + n] = (x[:, k * w:(k + 1) * w] @ self._w1[k]).reshape(len(new), n, w)
         self._tok.update(zip(new, self._tok_pool.keep(range(len(new)))))
 
-    def _first_layer(self, keys):
-        """First-layer rows (and their layer-2 slot products) of the 5-id keys (ids at -2..+2, -1 outside the
-        sentence), written to the scratch rows of the first-layer pool, in the order of `keys`."""
-        b, w, e, xs = self.b, self._width, self._emb_slots, self._x_slots
+    def _first_layer(self, k, keys):
+        """First-layer rows of branch k (and their layer-2 slot products) for keys of the ids its n-gram reads
+        (-1 outside the sentence), written to that branch's scratch rows in the order of `keys`."""
+        b, w, e = self.b, self._width, self._emb_slots
+        n, left = _ORDERS[k]
         tok = self._tok
         new_ids = {i for key in keys for i in key if i not in tok}
         if new_ids:
             self._token_rows(new_ids)
         m = len(keys)
         at = np.fromiter(map(tok.__getitem__, (i for key in keys for i in key)), dtype=np.int64,
-                         count=5 * m).reshape(m, 5)
+                         count=n * m).reshape(m, n)
         data = self._tok_pool.data
-        rows = self._h_pool.tail(m)
-        n_slots = self._first[-1]
-        for k, (n, left) in enumerate(_ORDERS):
-            first = e + xs + self._first[k]
-            h = data[at[:, _REACH - left], first]
-            for j in range(1, n):
-                h += data[at[:, _REACH - left + j], first + j]
-            h += b.b1[k]
-            np.maximum(h, 0, out=h)
-            h += data[at[:, _REACH], e + k]
-            rows[:, n_slots + k] = h
-            rows[:, self._first[k]:self._first[k] + n] = (h @ self._w2[k]).reshape(m, n, w)
+        rows = self._h_pools[k].tail(m)
+        first = e + self._x_slots + self._first[k]
+        h = data[at[:, 0], first]
+        for j in range(1, n):
+            h += data[at[:, j], first + j]
+        h += b.b1[k]
+        np.maximum(h, 0, out=h)
+        h += data[at[:, left], e + k]
+        rows[:, n] = h
+        rows[:, :n] = (h @ self._w2[k]).reshape(m, n, w)
 
     def _final_rows(self, keys, out):
         """Final per-token rows of the 9-id keys (ids at -4..+4, -1 outside the sentence) into `out`.
@@ -201,42 +201,43 @@ class TokenCachedUSE:
         of the new rows read (the ones next to a step's swapped word, shared by all its candidates) are
         kept, the others (each candidate's own) dropped."""
         b, w, e = self.b, self._width, self._emb_slots
-        h, pool = self._h, self._h_pool
-        count: dict[tuple, int] = {}
-        for key in keys:
-            for j in range(5):
-                if key[j + 2] != -1:
-                    sub = key[j:j + 5]
-                    if sub not in h:
-                        count[sub] = count.get(sub, 0) + 1
-        new = list(count)
-        if new:
-            self._first_layer(new)
-            h.update(zip(new, range(pool.n, pool.n + len(new))))
         m = len(keys)
-        at = np.fromiter((h[key[j:j + 5]] if key[j + 2] != -1 else 0 for key in keys for j in range(5)),
-                         dtype=np.int64, count=5 * m).reshape(m, 5)
-        centre = np.fromiter(map(self._tok.__getitem__, (key[4] for key in keys)), dtype=np.int64, count=m)
-        data = pool.data
-        n_slots = self._first[-1]
         emb_dim = e * w
-        out[:, :emb_dim] = self._tok_pool.data[centre, :e].reshape(m, emb_dim)
         for k, (n, left) in enumerate(_ORDERS):
-            first = self._first[k]
-            c2 = data[at[:, _REACH - left], first]
+            h, pool = self._h[k], self._h_pools[k]
+            # The branch's second layer at the centre (offset 4) reads its first layer at offsets
+            # 4 - left + j, each of which reads the ids from there - left on, n of them.
+            spans = [(4 - left + j, 4 - 2 * left + j) for j in range(n)]
+            count: dict[tuple, int] = {}
+            for key in keys:
+                for o, lo in spans:
+                    if key[o] != -1:
+                        sub = key[lo:lo + n]
+                        if sub not in h:
+                            count[sub] = count.get(sub, 0) + 1
+            new = list(count)
+            if new:
+                self._first_layer(k, new)
+                h.update(zip(new, range(pool.n, pool.n + len(new))))
+            at = np.fromiter((h[key[lo:lo + n]] if key[o] != -1 else 0 for key in keys for o, lo in spans),
+                             dtype=np.int64, count=n * m).reshape(m, n)
+            data = pool.data
+            c2 = data[at[:, 0], 0]
             for j in range(1, n):
-                c2 += data[at[:, _REACH - left + j], first + j]
+                c2 += data[at[:, j], j]
             c2 += b.b2[k]
             np.maximum(c2, 0, out=c2)
-            c2 += data[at[:, _REACH], n_slots + k]
+            c2 += data[at[:, left], n]
             out[:, emb_dim + k * w:emb_dim + (k + 1) * w] = c2
+            if new:
+                # One candidate's own first-layer row is read by at most n of its final rows.
+                keep = [j for j, key in enumerate(new) if count[key] > n]
+                for key in new:
+                    del h[key]
+                h.update(zip((new[j] for j in keep), pool.keep(keep)))
+        centre = np.fromiter(map(self._tok.__getitem__, (key[4] for key in keys)), dtype=np.int64, count=m)
+        out[:, :emb_dim] = self._tok_pool.data[centre, :e].reshape(m, emb_dim)     # (made by the first layer)
         _layernorm(out, b.ln_g, b.ln_b, b.eps)
-        if new:
-            # One candidate's own first-layer row is read by at most 5 of its final rows.
-            keep = [j for j, key in enumerate(new) if count[key] > 5]
-            for key in new:
-                del h[key]
-            h.update(zip((new[j] for j in keep), pool.keep(keep)))
 
     def encode(self, texts) -> np.ndarray:
         limit = getattr(self.b, "_threadpool", None)
