@@ -71,8 +71,8 @@ class GloveSums:
     def __init__(self, featurizer):
         self.featurizer = featurizer
         self._index: dict[str, int] = {}
-        self._rows: list[np.ndarray] = []
-        self._table = None
+        self._table = np.zeros((1024, featurizer.dim), dtype=np.float32)   # row 0: zeros; grows by doubling
+        self._n = 1
 
     @staticmethod
     def supports(featurizer) -> bool:
@@ -93,19 +93,21 @@ class GloveSums:
         else:
             self._index[token] = 0
             return 0
-        self._rows.append(np.asarray(vector, dtype=np.float32))
-        self._table = None
-        self._index[token] = len(self._rows)
-        return len(self._rows)
+        if self._n == len(self._table):
+            grown = np.zeros((2 * len(self._table), self._table.shape[1]), dtype=np.float32)
+            grown[:self._n] = self._table
+            self._table = grown
+        self._table[self._n] = np.asarray(vector, dtype=np.float32)
+        self._index[token] = self._n
+        self._n += 1
+        return self._n - 1
 
     def transform(self, texts) -> np.ndarray:
         f = self.featurizer
         dim = f.dim
         index, row = self._index, self._row
         ids = [[index[t] if t in index else row(t) for t in f.tokenize(text)] for text in texts]
-        if self._table is None:
-            self._table = np.vstack([np.zeros((1, dim), np.float32), *self._rows]) if self._rows \
-                else np.zeros((1, dim), np.float32)
+        table = self._table
         width = max(map(len, ids), default=0)
         padded = np.zeros((len(ids), max(width, 1)), dtype=np.int64)
         for b, doc in enumerate(ids):
@@ -113,5 +115,5 @@ class GloveSums:
         counts = np.count_nonzero(padded, axis=1).astype(np.float32)
         sums = np.zeros((len(ids), dim), dtype=np.float32)
         for column in padded.T:                    # token by token, left to right: the featurizer's order
-            sums += self._table[column]
+            sums += table[column]
         return np.divide(sums, counts[:, None], out=np.zeros_like(sums), where=counts[:, None] > 0)
