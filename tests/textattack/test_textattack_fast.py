@@ -61,7 +61,8 @@ def test_splices_equal_stock_edits(mr):
 def test_glove_sums_equal_featurizer_bits(mr):
     from scd_plugins.textattack.wrapper import GloveSums
 
-    texts = mr.texts_test[:200] + ["", "zzqx unknownword", "the the the"]
+    texts = mr.texts_test[:200] + ["", "zzqx unknownword", "the the the", "Don't STOP.it's (we'll) a-b.c d...e x--y",
+                                   "a<br />b <BR>c", "caf\u00e9 \u2019s na\u00efve", "tab\there\nnewline", "  padded  "]
     np.testing.assert_array_equal(GloveSums(mr.featurizer).transform(texts), mr.featurizer.transform(texts))
     assert GloveSums.supports(mr.featurizer) and not GloveSums.supports(object())
 
