@@ -12,8 +12,8 @@ Each n-gram product (the window's inputs side by side, times the weight) is comp
 inputs' slot products (input row times the weight block of its slot), and an input's slot products are
 made once: the first layer's inputs are per token id, so its products are per id; the second layer's
 inputs are first-layer rows, keyed per branch by the ids that branch's n-gram reads. A swap then costs
-one product per new first-layer row of each branch (about 6 MFLOP for a one-piece word), not a product
-per first- and second-layer row it touches (about 21). New rows are made in scratch space and only those
+one product per new first-layer row of each branch (5 MFLOP for a one-piece word), not a product
+per first- and second-layer row it touches (18 MFLOP). New rows are made in scratch space and only those
 that several windows of the call share are kept (the candidates' own rows are never read again). The
 sentence part (sum, projection, feed-forward layers) runs as in the port, on the whole batch.
 
