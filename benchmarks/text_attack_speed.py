@@ -124,7 +124,8 @@ def run_mode(mode, est, ds, docs, clock_parts=True):
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         kind = type(result).__name__.replace("AttackResult", "").lower()
         records.append({"doc": int(doc), "result": kind, "queries": int(result.perturbed_result.num_queries),
-                        "seconds": seconds, "cpu_seconds": cpu, "words": len(result.original_result.attacked_text.words),
+                        "seconds": seconds, "cpu_seconds": cpu,
+                        "words": len(result.original_result.attacked_text.words),
                         "text": result.perturbed_result.attacked_text.text if kind == "successful" else None})
     total = sum(r["seconds"] for r in records)
     queries = sum(r["queries"] for r in records)
@@ -177,7 +178,8 @@ def main(argv=None) -> int:
         parts = ", ".join(f"{k} {v:.2f} ({r['cpu_ms_per_query_by_part'][k]:.2f})"
                           for k, v in r["ms_per_query_by_part"].items())
         print(f"{r['mode']:<6} {r['queries']:>8} {r['seconds']:>8.1f} {r['ms_per_query']:>9.2f} "
-              f"{r['cpu_ms_per_query']:>9.2f}   {parts}; encoder windows per query {r['encoder_windows_per_query']:.2f}")
+              f"{r['cpu_ms_per_query']:>9.2f}   {parts}; "
+              f"encoder windows per query {r['encoder_windows_per_query']:.2f}")
     if len(runs) == 2:
         print(f"speed-up {runs[0]['ms_per_query'] / runs[1]['ms_per_query']:.1f}x (CPU time "
               f"{runs[0]['cpu_ms_per_query'] / runs[1]['cpu_ms_per_query']:.1f}x); identical results, queries "
