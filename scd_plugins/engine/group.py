@@ -43,6 +43,16 @@ class CrossEntropyScore:
         return counters[..., 0] / self.n
 
 
+def _affine(table: np.ndarray):
+    """(low, unit, slack) with table[c] = low + unit * c within slack, when the codes' table is evenly
+    spaced to float32 precision (8-bit pixels k / 255: every value present); else None."""
+    if len(table) < 2:
+        return None
+    low, unit = float(table[0]), float(table[-1] - table[0]) / (len(table) - 1)
+    slack = float(np.abs(table - (low + unit * np.arange(len(table)))).max())
+    return (low, unit, slack) if slack <= 1e-6 * max(1.0, float(np.abs(table).max())) else None
+
+
 def _init_weights(shape, binary: bool, gen: torch.Generator) -> torch.Tensor:
     w = torch.randn(shape, generator=gen, dtype=torch.float64)
     if binary:
@@ -76,6 +86,7 @@ class GroupTrainer:
             codes = None
         self.codes = byte_codes(XT.numpy()) if isinstance(codes, str) else codes
         self.table32 = None if self.codes is None else self.codes[0].astype(np.float32)  # screening only
+        self.affine = None if self.codes is None else _affine(self.codes[0])
         # Every batch holds m[0] negatives then m[1] positives: the same labels for every vote and iteration.
         self.yb = torch.cat([torch.zeros(self.m[0]), torch.ones(self.m[1])]).to(dev, torch.int64)
         self.sign_b = (2 * self.yb - 1).to(torch.float64)
@@ -312,6 +323,8 @@ class GroupTrainer:
         table, codes = self.codes
         fs, ss = f.numpy(), samples.numpy()
         picked = np.stack([np.take(np.take(codes, fs[g], axis=0), ss[g], axis=1) for g in range(len(fs))])
+        if screen and self.affine is not None:
+            return search.Coded(torch.from_numpy(picked), *self.affine)
         return torch.from_numpy(np.take(self.table32 if screen else table, picked))
 
     # ----- pocket and loop --------------------------------------------------------------------------

@@ -15,7 +15,7 @@ width on the CPU (`band_width`), where that is free.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -281,13 +281,25 @@ def _search_block(sorted_p, t0, x, steps, norms, sorted_gains, suffix, base, sco
 _U32 = float(torch.finfo(torch.float32).eps) / 2  # unit roundoff of float32
 
 
+class Coded(NamedTuple):
+    """Screening inputs given as byte codes (G, C, L) uint8 with x = low + unit * code within `slack`
+    (byte-coded data whose table is evenly spaced, as 8-bit pixels k / 255 are): the screen multiplies
+    the codes directly, with no table look-up."""
+
+    codes: torch.Tensor
+    low: float
+    unit: float
+    slack: float
+
+
 def _screened_block(sorted_p, t0, inputs, exact_at, positions, steps, norms, x_abs, sorted_gains, suffix, base,
                     score, interval):
     """`_search_block` screened in float32: the same (scores, thresholds, edge) bit for bit, with the
     float64 work done only on the few samples per candidate that can be in its window.
 
     E = p + step * x - t0 * norm (the move's signed distance to t0, times norm) in float32, within
-    err = 16 u32 (|p| + |step| |x| + |t0 norm|) of norm times the exact float32-rounded distance
+    err = 16 u32 (|p| + |step| |x| + |t0 norm|) (+ 2 |step| slack for `Coded` inputs) of norm times the
+    exact float32-rounded distance
     `window_search` ranks on (a generous bound on the roundings of both). So with K' the k-th smallest
     |E| of a row, every sample of the exact window has |E| <= K' + 2 err, and every sample whose side
     of t0 the screen may get wrong has |E| <= err: that candidate set S' is redone exactly (its sides
@@ -301,9 +313,16 @@ def _screened_block(sorted_p, t0, inputs, exact_at, positions, steps, norms, x_a
     k = max(1, min(2 * interval, L))
     p = sorted_p.gather(1, positions)
     offset = t0[:, None] * norms  # on iff p + step * x > t0 * norm
-    E = torch.addcmul(p.to(torch.float32)[:, None, :], inputs(positions, None).to(torch.float32),
-                      steps.to(torch.float32)[:, :, None])
-    E -= offset.to(torch.float32)[:, :, None]
+    x = inputs(positions, None)
+    slack, magnitude = 0.0, offset.abs()  # what the roundings scale with, beside |p| and |step x|
+    if isinstance(x, Coded):  # x = low + unit * code within slack: no table look-up
+        E = torch.addcmul(p.to(torch.float32)[:, None, :], x.codes, (steps * x.unit).to(torch.float32)[:, :, None])
+        E -= (offset - steps * x.low).to(torch.float32)[:, :, None]
+        slack = steps.abs() * x.slack
+        magnitude = magnitude + steps.abs() * (abs(x.low) + 256 * abs(x.unit))
+    else:
+        E = torch.addcmul(p.to(torch.float32)[:, None, :], x.to(torch.float32), steps.to(torch.float32)[:, :, None])
+        E -= offset.to(torch.float32)[:, :, None]
     gains = sorted_gains.gather(1, positions[:, :, None].expand(-1, -1, K))
     small = sorted_gains.dtype if score_is_ce(score) else torch.float32
     on = torch.empty(E.shape, dtype=small, device=E.device)
@@ -311,8 +330,8 @@ def _screened_block(sorted_p, t0, inputs, exact_at, positions, steps, norms, x_a
     end = positions.amax(1)[:, None, None].add(1).expand(-1, 1, K)
     current = base[:, None, :] + suffix.gather(1, end) + torch.bmm(on, gains.to(small)).to(gains.dtype)
     D = E.abs_()
-    scale = p.abs().amax(1)[:, None] + steps.abs() * x_abs + offset.abs()
-    err = 16 * _U32 * scale  # (G, C) float64
+    scale = p.abs().amax(1)[:, None] + steps.abs() * x_abs + magnitude
+    err = 16 * _U32 * scale + 2 * slack  # (G, C) float64
     columns, valid = screen_set(D, k, err)  # (G, C, M): S' of each row, padded
     M = columns.shape[2]
     x = exact_at(torch.arange(G, device=E.device)[:, None, None].expand(G, C, M).reshape(-1),
@@ -343,36 +362,37 @@ def screen_set(D: torch.Tensor, k: int, err: torch.Tensor):
     """S' of each row of approximate distances D (G, C, L): the entries within 2 err (G, C) of the k-th
     smallest, so every entry whose exact distance (within err of D) can be among the k smallest.
 
-    Returns (columns (G, C, M), valid (G, C, M)): each row's entries (any order), padded (column 0,
-    invalid) to the longest row's count M >= k. On the CPU one NumPy introselect, and a second look
-    only at the rows holding more than k entries (ties or near-ties at the k-th).
+    Returns (columns (G, C, M), valid (G, C, M)): each row's entries in column order, padded (column 0,
+    invalid) to the longest row's count M >= k. On the CPU a NumPy partition of the values (about half
+    the time of an argpartition), then one mask: its nonzero entries are S', row by row.
     """
     G, C, L = D.shape
     if D.device.type == "cpu":
         Dn = D.numpy()
-        part = np.argpartition(Dn, k - 1, axis=-1)
-        reach = torch.from_numpy(np.take_along_axis(Dn, part[..., k - 1:k], axis=-1)[..., 0])
-        columns = torch.from_numpy(part[..., :k])
+        reach = torch.from_numpy(np.partition(Dn, k - 1, axis=-1)[..., k - 1])
     else:
-        nearest, columns = torch.topk(D, k, dim=2, largest=False, sorted=False)
-        reach = nearest.amax(2)
+        reach = torch.kthvalue(D, k, dim=2).values
     cut = (reach.to(torch.float64) + 2 * err).to(torch.float32)
     cut = torch.nextafter(cut, torch.full_like(cut, torch.inf))  # rounded up: no entry of S' left out
-    keep = D <= cut[..., None]
-    counts = torch.from_numpy(np.count_nonzero(keep.numpy(), axis=2)) if D.device.type == "cpu" else keep.sum(2)
+    if D.device.type != "cpu":
+        keep = D <= cut[..., None]
+        counts = keep.sum(2)
+        flat = torch.nonzero(keep.reshape(-1)).flatten()
+    else:
+        keep = Dn <= cut.numpy()[..., None]
+        counts = torch.from_numpy(keep.sum(2))
+        flat = torch.from_numpy(np.flatnonzero(keep))  # row-major: row by row, in column order
     M = int(counts.max())
-    valid = torch.ones((G, C, k), dtype=torch.bool, device=D.device)
-    if M == k:
-        return columns, valid
-    more = torch.nonzero(counts > k, as_tuple=True)  # rows with extra entries: take all of S' there
-    columns = torch.cat([columns, columns.new_zeros(G, C, M - k)], dim=2)
-    valid = torch.cat([valid, valid.new_zeros(G, C, M - k)], dim=2)
-    rows = keep[more]  # (R, L)
-    r, l = torch.nonzero(rows, as_tuple=True)
-    slot = torch.arange(len(r), device=D.device) - (counts[more].cumsum(0) - counts[more])[r]
-    columns[more[0][r], more[1][r], slot] = l
-    valid[more[0][r], more[1][r], slot] = True
-    return columns, valid
+    if int(counts.min()) == M:  # every row holds M entries (mostly k): no padding
+        return (flat % L).reshape(G, C, M), torch.ones((G, C, M), dtype=torch.bool, device=D.device)
+    row = flat // L
+    counts = counts.reshape(-1)
+    slot = torch.arange(len(flat), device=D.device) - (counts.cumsum(0) - counts)[row]
+    columns = torch.zeros((G * C, M), dtype=torch.long, device=D.device)
+    valid = torch.zeros((G * C, M), dtype=torch.bool, device=D.device)
+    columns[row, slot] = flat % L
+    valid[row, slot] = True
+    return columns.reshape(G, C, M), valid.reshape(G, C, M)
 
 
 def score_is_ce(score) -> bool:

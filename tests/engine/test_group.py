@@ -112,7 +112,8 @@ def test_band_search_matches_brute_force_and_the_search_over_every_sample(seed):
 def test_the_float32_screen_gives_the_float64_search_bit_for_bit(seed):
     """search_moves screened in float32 (exact_at given) equals the float64 search and brute force: with
     values a hair (1e-12) from t0 that float32 cannot tell apart, and many exact ties at the window's
-    edge (small-integer projections, quarter-valued inputs), 0-1 and cross-entropy gains."""
+    edge (small-integer projections, quarter-valued inputs, also given as byte codes), 0-1 and
+    cross-entropy gains."""
     rng = np.random.default_rng(900 + seed)
     G, F, n, interval = 3, 5, 300, 4
     p, gains, base, score = problem(rng, G, n, ties=seed % 2 == 0)
@@ -134,6 +135,8 @@ def test_the_float32_screen_gives_the_float64_search_bit_for_bit(seed):
     def inputs(positions, rows, rounded=False):
         if rows is None:
             full = torch.cat([Xs, Xs], dim=1).gather(2, positions[:, None, :].expand(-1, 2 * F, -1))
+            if rounded and seed % 4 == 0:  # quarter values as byte codes: x = 0 + 0.25 * code
+                return search.Coded(torch.round(full * 4).to(torch.uint8), 0.0, 0.25, 0.0)
             return full.to(torch.float32) if rounded else full
         g, c = rows
         return Xs[g, pos[c]][:, None, :].gather(2, positions[:, None, :])
