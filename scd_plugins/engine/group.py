@@ -6,6 +6,8 @@ operation works on the whole group, so its overhead is paid once per group. Deci
 accept or reject, the pocket) stay on the device as masks and `where`s; nothing is read back to the
 host inside an iteration except, on the CPU only, band widths (`search.band_width`, and the batches
 of similar widths the votes' move searches run in) and NumPy's sorts, selections and gathers.
+The hidden node's move search of SCD01 / SCDCE is screened in float32 on the CPU and settled in
+float64 (`search._screened_block`): the same models bit for bit, with less float64 work.
 
 All four families run this loop; they differ in two switches only:
 - `loss`: "01" (moves scored by balanced accuracy, then accuracy + balanced accuracy) or "ce" (moves
