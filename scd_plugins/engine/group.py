@@ -208,21 +208,22 @@ class GroupTrainer:
         count = self.G if votes is None else len(votes)
 
         def inputs(positions, rows):
-            if rows is None and point_inputs is not None:
-                return column_inputs(positions, hp.expand(count, -1), votes, True)
             if rows is None:
                 return column_inputs(positions, hp.expand(count, -1), votes)
             g, c = rows
             return column_inputs(positions, hp[c][:, None], g if votes is None else votes[g])
 
-        exact_at = None
+        exact_at = screen_inputs = None
         if point_inputs is not None:
             def exact_at(g, c, positions):
                 return point_inputs(g if votes is None else votes[g], hp[c], positions)
 
+            def screen_inputs(positions):
+                return column_inputs(positions, hp.expand(count, -1), votes, True)
+
         return search.search_moves(pick(ps), pick(t0), inputs, *(pick(a) for a in args), pick(sg), pick(suffix),
                                    pick(base), score, self.cfg.interval, pick(sample_of), near=pick(near),
-                                   exact_at=exact_at)
+                                   exact_at=exact_at, screen_inputs=screen_inputs)
 
     def _sorted(self, p, gains):
         order = search.argsort(p).to(p.device)

@@ -216,7 +216,7 @@ def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, ste
                  norms: torch.Tensor, x_low: torch.Tensor, x_high: torch.Tensor, sorted_gains: torch.Tensor,
                  suffix: torch.Tensor, base: torch.Tensor, score: Score, interval: int,
                  sample_of: torch.Tensor | None = None, near: torch.Tensor | None = None,
-                 exact_at: Callable | None = None):
+                 exact_at: Callable | None = None, screen_inputs: Callable | None = None):
     """Best (score, threshold) near t0 for every candidate move of every vote.
 
     sorted_p (G, n): exact projections sorted; sorted_gains (G, n, K) and suffix in that order.
@@ -229,10 +229,11 @@ def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, ste
     each sorted position: a block is then visited in sample order (cache-friendly input gathers; the
     search does not depend on the order of a block).
     `near` (G,), when given, is `kth_distance(sorted_p, t0, min(2 * interval, n))`, already computed.
-    `exact_at(g, c, pos)`, when given, gives the exact inputs (float64) of candidates c of votes g at sorted
-    positions pos (flat, equal lengths): the block is then screened in float32 (`inputs(positions, None)`
-    may be float32 and need not be exact) and settled in float64 where the screen cannot decide
-    (`_screened_block`); the result is the same bit for bit.
+    `exact_at(g, c, pos)` and `screen_inputs(positions)`, when given, give the exact inputs (float64) of
+    candidates c of votes g at sorted positions pos (flat, equal lengths) and the block's inputs rounded
+    (float32, or `Coded`): a block of at least SCREEN_MIN candidate-samples is then screened in float32
+    and settled in float64 where the screen cannot decide (`_screened_block`); the result is the same
+    bit for bit (smaller blocks cost less in float64 than the screen's fixed overhead).
     """
     G, n = sorted_p.shape
     K = sorted_gains.shape[2]
@@ -245,13 +246,13 @@ def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, ste
     positions = start[:, None] + torch.arange(L, device=sorted_p.device)
     if sample_of is not None:
         positions = positions.gather(1, argsort(sample_of.gather(1, positions)).to(positions.device))
-    if exact_at is None:
+    if exact_at is None or screen_inputs is None or steps.numel() * L < SCREEN_MIN:
         scores, thresholds, edge = _search_block(sorted_p, t0, inputs(positions, None), steps, norms, sorted_gains,
                                                  suffix, base, score, interval, positions)
     else:
         x_abs = torch.maximum(x_low.abs(), x_high.abs())
-        scores, thresholds, edge = _screened_block(sorted_p, t0, inputs, exact_at, positions, steps, norms, x_abs,
-                                                   sorted_gains, suffix, base, score, interval)
+        scores, thresholds, edge = _screened_block(sorted_p, t0, inputs, screen_inputs, exact_at, positions, steps,
+                                                   norms, x_abs, sorted_gains, suffix, base, score, interval)
     if L == n:
         return scores, thresholds
     truncated = edge >= radius[:, None] * (1 - 1e-6)  # samples left out might be in the window
@@ -284,6 +285,7 @@ def _search_block(sorted_p, t0, x, steps, norms, sorted_gains, suffix, base, sco
 
 
 _U32 = float(torch.finfo(torch.float32).eps) / 2  # unit roundoff of float32
+SCREEN_MIN = 1 << 18  # candidate-samples from which the float32 screen is cheaper (CIFAR scale: 2 x 128 x ~3000)
 
 
 class Coded(NamedTuple):
@@ -297,8 +299,8 @@ class Coded(NamedTuple):
     slack: float
 
 
-def _screened_block(sorted_p, t0, inputs, exact_at, positions, steps, norms, x_abs, sorted_gains, suffix, base,
-                    score, interval):
+def _screened_block(sorted_p, t0, inputs, screen_inputs, exact_at, positions, steps, norms, x_abs, sorted_gains,
+                    suffix, base, score, interval):
     """`_search_block` screened in float32: the same (scores, thresholds, edge) bit for bit, with the
     float64 work done only on the few samples per candidate that can be in its window.
 
@@ -318,7 +320,7 @@ def _screened_block(sorted_p, t0, inputs, exact_at, positions, steps, norms, x_a
     k = max(1, min(2 * interval, L))
     p = sorted_p.gather(1, positions)
     offset = t0[:, None] * norms  # on iff p + step * x > t0 * norm
-    x = inputs(positions, None)
+    x = screen_inputs(positions)
     slack, magnitude = 0.0, offset.abs()  # what the roundings scale with, beside |p| and |step x|
     if isinstance(x, Coded):  # x = low + unit * code within slack: no table look-up
         E = torch.addcmul(p.to(torch.float32)[:, None, :], x.codes, (steps * x.unit).to(torch.float32)[:, :, None])

@@ -109,8 +109,8 @@ def test_band_search_matches_brute_force_and_the_search_over_every_sample(seed):
 
 
 @pytest.mark.parametrize("seed", range(10))
-def test_the_float32_screen_gives_the_float64_search_bit_for_bit(seed):
-    """search_moves screened in float32 (exact_at given) equals the float64 search and brute force: with
+def test_the_float32_screen_gives_the_float64_search_bit_for_bit(seed, monkeypatch):
+    """search_moves screened in float32 (exact_at, screen_inputs given) equals the float64 search and brute force: with
     values a hair (1e-12) from t0 that float32 cannot tell apart, and many exact ties at the window's
     edge (small-integer projections, quarter-valued inputs, also given as byte codes), 0-1 and
     cross-entropy gains."""
@@ -148,7 +148,9 @@ def test_the_float32_screen_gives_the_float64_search_bit_for_bit(seed):
             torch.tensor(X.min(2)[:, pos]), torch.tensor(X.max(2)[:, pos]), sg, suffix, torch.tensor(base), score,
             interval)
     plain = search.search_moves(*args[:2], inputs, *args[3:])
-    screened = search.search_moves(*args[:2], lambda q, r: inputs(q, r, rounded=True), *args[3:], exact_at=exact_at)
+    monkeypatch.setattr(search, "SCREEN_MIN", 0)  # screen even these small blocks
+    screened = search.search_moves(*args[:2], inputs, *args[3:], exact_at=exact_at,
+                                   screen_inputs=lambda q: inputs(q, None, rounded=True))
     assert torch.equal(plain[0], screened[0]) and torch.equal(plain[1], screened[1])
     for g in range(G):
         for c in range(2 * F):
@@ -220,6 +222,22 @@ def test_a_vote_is_the_same_alone_or_in_any_group(fmnist_like, loss, binary):
         assert np.array_equal(together[key], np.concatenate([s[key] for s in split]))
     assert len({together["W1"][i].tobytes() for i in range(5)}) == 5  # different seeds, different votes
     assert float(together["train_score"].min()) > 1.6  # acc + balanced acc, well above chance (1.0)
+
+
+@pytest.mark.parametrize("loss", ["01", "ce"])
+def test_votes_trained_through_the_float32_screen_are_the_float64_votes(fmnist_like, loss, monkeypatch):
+    XT, y = fmnist_like  # digits: 17 evenly spaced values, so the screen multiplies byte codes
+    cfg = VoteConfig(iterations=20, loss=loss, n_features=16)
+    monkeypatch.setattr(search, "SCREEN_MIN", 1 << 62)
+    plain = train_group(XT, y, cfg, [5, 6])
+    monkeypatch.setattr(search, "SCREEN_MIN", 0)
+    calls = []
+    screened_block = search._screened_block
+    monkeypatch.setattr(search, "_screened_block", lambda *a: calls.append(1) or screened_block(*a))
+    screened = train_group(XT, y, cfg, [5, 6])
+    assert len(calls) >= 40  # every hidden move search went through the screen
+    for key in ("W1", "b1", "w2", "b2", "train_score"):
+        assert np.array_equal(plain[key], screened[key])
 
 
 def test_votes_do_not_depend_on_n_jobs_or_group_size(fmnist_like):
