@@ -6,6 +6,8 @@ operation works on the whole group, so its overhead is paid once per group. Deci
 accept or reject, the pocket) stay on the device as masks and `where`s; nothing is read back to the
 host inside an iteration except, on the CPU only, band widths (`search.band_width`, and the batches
 of similar widths the votes' move searches run in) and NumPy's sorts, selections and gathers.
+The hidden node's move search of SCD01 / SCDCE is screened in float32 on the CPU and settled in
+float64 (`search._screened_block`): the same models bit for bit, with less float64 work.
 
 All four families run this loop; they differ in two switches only:
 - `loss`: "01" (moves scored by balanced accuracy, then accuracy + balanced accuracy) or "ce" (moves
@@ -43,6 +45,16 @@ class CrossEntropyScore:
         return counters[..., 0] / self.n
 
 
+def _affine(table: np.ndarray):
+    """(low, unit, slack) with table[c] = low + unit * c within slack, when the codes' table is evenly
+    spaced to float32 precision (8-bit pixels k / 255: every value present); else None."""
+    if len(table) < 2:
+        return None
+    low, unit = float(table[0]), float(table[-1] - table[0]) / (len(table) - 1)
+    slack = float(np.abs(table - (low + unit * np.arange(len(table)))).max())
+    return (low, unit, slack) if slack <= 1e-6 * max(1.0, float(np.abs(table).max())) else None
+
+
 def _init_weights(shape, binary: bool, gen: torch.Generator) -> torch.Tensor:
     w = torch.randn(shape, generator=gen, dtype=torch.float64)
     if binary:
@@ -75,6 +87,8 @@ class GroupTrainer:
         if dev.type != "cpu":
             codes = None
         self.codes = byte_codes(XT.numpy()) if isinstance(codes, str) else codes
+        self.table32 = None if self.codes is None else self.codes[0].astype(np.float32)  # screening only
+        self.affine = None if self.codes is None else _affine(self.codes[0])
         # Every batch holds m[0] negatives then m[1] positives: the same labels for every vote and iteration.
         self.yb = torch.cat([torch.zeros(self.m[0]), torch.ones(self.m[1])]).to(dev, torch.int64)
         self.sign_b = (2 * self.yb - 1).to(torch.float64)
@@ -154,13 +168,15 @@ class GroupTrainer:
         return pos, steps, torch.sqrt(w_sq[:, None] + 2 * steps * w + steps ** 2)
 
     def _moves(self, ps, t0, column_inputs, pos, steps, norms, x_low, x_high, sg, suffix, base, score,
-               sample_of=None):
+               sample_of=None, point_inputs=None):
         """`search.search_moves` for every candidate; +step and -step candidates searched apart (each
         sign's band is about half as wide as both together), on the CPU in batches of votes with
         similar band widths (`search.width_batches`: no vote pays for a much wider vote's band).
 
         column_inputs(positions (G', L), coords (G', F'), g) gives the inputs (G', F', L) of coordinates
-        `coords` at sorted positions, for the votes g (None: every vote).
+        `coords` at sorted positions, for the votes g (None: every vote); with `screen=True` it may give
+        them in float32, rounded. point_inputs(g, coords, positions), flat (R,) each, gives exact inputs one
+        by one: when given (CPU only), the searches screen in float32 (`search._screened_block`).
         """
         F = steps.shape[1] if self.cfg.binary_weights else steps.shape[1] // 2
         halves = [slice(0, F)] if self.cfg.binary_weights else [slice(0, F), slice(F, 2 * F)]
@@ -172,17 +188,19 @@ class GroupTrainer:
             batches = search.width_batches(ps, t0, *args, self.cfg.interval, near)
             if batches == [None]:
                 found.append(self._search_votes(None, hp, column_inputs, ps, t0, args, sg, suffix, base, score,
-                                                sample_of, near))
+                                                sample_of, near, point_inputs))
                 continue
             scores = torch.empty(args[0].shape, dtype=torch.float64, device=self.device)
             thresholds = torch.empty_like(scores)
             for votes in batches:
                 scores[votes], thresholds[votes] = self._search_votes(votes, hp, column_inputs, ps, t0, args, sg,
-                                                                      suffix, base, score, sample_of, near)
+                                                                      suffix, base, score, sample_of, near,
+                                                                      point_inputs)
             found.append((scores, thresholds))
         return torch.cat([f[0] for f in found], dim=1), torch.cat([f[1] for f in found], dim=1)
 
-    def _search_votes(self, votes, hp, column_inputs, ps, t0, args, sg, suffix, base, score, sample_of, near):
+    def _search_votes(self, votes, hp, column_inputs, ps, t0, args, sg, suffix, base, score, sample_of, near,
+                      point_inputs=None):
         """`search.search_moves` for the votes `votes` (None: every vote) of one half's candidates."""
         def pick(t):
             return t if votes is None or t is None else t[votes]
@@ -195,8 +213,17 @@ class GroupTrainer:
             g, c = rows
             return column_inputs(positions, hp[c][:, None], g if votes is None else votes[g])
 
+        exact_at = screen_inputs = None
+        if point_inputs is not None:
+            def exact_at(g, c, positions):
+                return point_inputs(g if votes is None else votes[g], hp[c], positions)
+
+            def screen_inputs(positions):
+                return column_inputs(positions, hp.expand(count, -1), votes, True)
+
         return search.search_moves(pick(ps), pick(t0), inputs, *(pick(a) for a in args), pick(sg), pick(suffix),
-                                   pick(base), score, self.cfg.interval, pick(sample_of), near=pick(near))
+                                   pick(base), score, self.cfg.interval, pick(sample_of), near=pick(near),
+                                   exact_at=exact_at, screen_inputs=screen_inputs)
 
     def _sorted(self, p, gains):
         order = search.argsort(p).to(p.device)
@@ -253,12 +280,21 @@ class GroupTrainer:
         coords = features[:, pos]  # (G, C)
         sorted_rows = rows.gather(1, order)
 
-        def column_inputs(positions, coords, g):
+        def column_inputs(positions, coords, g, screen=False):
             samples = (sorted_rows if g is None else sorted_rows[g]).gather(1, positions)
-            return self._inputs((features if g is None else features[g]).gather(1, coords), samples)
+            return self._inputs((features if g is None else features[g]).gather(1, coords), samples, screen)
 
+        def point_inputs(g, coords, positions):
+            f, samples = features[g, coords], sorted_rows[g, positions]
+            if self.codes is None:
+                return self.XT_flat[f * self.N + samples]
+            table, codes = self.codes  # a byte per input: fewer cache misses than the float64 rows
+            return torch.from_numpy(table[codes[f.numpy(), samples.numpy()]])
+
+        screened = self.device.type == "cpu" and not self.cfg.binary_weights
         scores, thresholds = self._moves(ps, t1k, column_inputs, pos, steps, norms, self.x_low[coords],
-                                         self.x_high[coords], sg, suffix, base, score, sorted_rows)
+                                         self.x_high[coords], sg, suffix, base, score, sorted_rows,
+                                         point_inputs if screened else None)
         c = torch.argmax(scores, dim=1, keepdim=True)
         better = scores.gather(1, c)[:, 0] > current
         f = coords.gather(1, c)[:, 0]
@@ -275,8 +311,9 @@ class GroupTrainer:
         self.t1[self.ar, k] = t1k
         self.A_full[self.ar, :, k] = (Pk > t1k[:, None]).to(torch.float64)  # node k's column, the only one changed
 
-    def _inputs(self, f: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
-        """XT[f[g, i], samples[g, j]] as (G', F', L) float64: features f (G', F'), samples (G', L).
+    def _inputs(self, f: torch.Tensor, samples: torch.Tensor, screen: bool = False) -> torch.Tensor:
+        """XT[f[g, i], samples[g, j]] as (G', F', L) float64: features f (G', F'), samples (G', L); with
+        `screen`, rounded to float32 where that is cheaper (the codes' look-up), for a float32 screen.
 
         On the CPU, with byte codes, each vote's F' code rows are copied whole (contiguous, an eighth
         of their float64 size) and the band's samples taken from that copy, then looked up; without
@@ -289,7 +326,9 @@ class GroupTrainer:
         table, codes = self.codes
         fs, ss = f.numpy(), samples.numpy()
         picked = np.stack([np.take(np.take(codes, fs[g], axis=0), ss[g], axis=1) for g in range(len(fs))])
-        return torch.from_numpy(np.take(table, picked))
+        if screen and self.affine is not None:
+            return search.Coded(torch.from_numpy(picked), *self.affine)
+        return torch.from_numpy(np.take(self.table32 if screen else table, picked))
 
     # ----- pocket and loop --------------------------------------------------------------------------
     def _out(self, A):

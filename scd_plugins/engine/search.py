@@ -12,10 +12,15 @@ Admissible thresholds are one below the smallest projection and the midpoints be
 that is scored is the split that is stored. Ties between equal scores go to the lowest threshold;
 between candidates, to the first. Nothing here reads a value back to the host, except the band
 width on the CPU (`band_width`), where that is free.
+
+On the CPU the hidden node's move search of the real-weight families is screened in float32
+(`_screened_block`): candidate projections are computed in float32 with a rigorous rounding bound, and
+only the samples that bound cannot rule out of a candidate's window (or whose side of t0 it cannot
+decide) are recomputed in float64, so the result is bit for bit that of the float64 search.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -141,7 +146,7 @@ def band_width(a: torch.Tensor, b: torch.Tensor, n: int, k: int) -> int:
 
 
 def window_search(values: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, current: torch.Tensor,
-                  score: Score, interval: int):
+                  score: Score, interval: int, columns: torch.Tensor | None = None):
     """Best admissible threshold near t0 for each candidate row, from exact values.
 
     values (G, C, L): exact candidate projections (overwritten) of L samples (a block holding every sample that
@@ -151,6 +156,8 @@ def window_search(values: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, c
     edge never depend on which of them top-k kept). The current split is always a candidate (kept
     at t0 when the window has no neighbour on a side). Returns (scores (G, C), thresholds (G, C),
     edge (G, C): the window's reach, which the caller checks against its block's certified radius).
+    `columns` (G, C, L), when given, names the sample (the position along gains' L) of each value: each
+    candidate row then holds its own subset of a block (`_screened_block`); padding is +inf.
     """
     G, C, L = values.shape
     k = max(1, min(2 * interval, L))
@@ -164,6 +171,8 @@ def window_search(values: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, c
     order = argsort(window).to(window.device)  # ties in any order: no split falls inside a tied group
     window = window.gather(2, order)
     idx = idx.gather(2, order)
+    if columns is not None:
+        idx = columns.gather(2, idx)
     K = gains.shape[2]
     g = gains.gather(1, idx.reshape(G, C * k, 1).expand(-1, -1, K)).reshape(G, C, k, K)
     on = window > t0[:, None, None]
@@ -206,7 +215,8 @@ def moved(p, x, step, norm):
 def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, steps: torch.Tensor,
                  norms: torch.Tensor, x_low: torch.Tensor, x_high: torch.Tensor, sorted_gains: torch.Tensor,
                  suffix: torch.Tensor, base: torch.Tensor, score: Score, interval: int,
-                 sample_of: torch.Tensor | None = None, near: torch.Tensor | None = None):
+                 sample_of: torch.Tensor | None = None, near: torch.Tensor | None = None,
+                 exact_at: Callable | None = None, screen_inputs: Callable | None = None):
     """Best (score, threshold) near t0 for every candidate move of every vote.
 
     sorted_p (G, n): exact projections sorted; sorted_gains (G, n, K) and suffix in that order.
@@ -219,6 +229,11 @@ def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, ste
     each sorted position: a block is then visited in sample order (cache-friendly input gathers; the
     search does not depend on the order of a block).
     `near` (G,), when given, is `kth_distance(sorted_p, t0, min(2 * interval, n))`, already computed.
+    `exact_at(g, c, pos)` and `screen_inputs(positions)`, when given, give the exact inputs (float64) of
+    candidates c of votes g at sorted positions pos (flat, equal lengths) and the block's inputs rounded
+    (float32, or `Coded`): a block of at least SCREEN_MIN candidate-samples is then screened in float32
+    and settled in float64 where the screen cannot decide (`_screened_block`); the result is the same
+    bit for bit (smaller blocks cost less in float64 than the screen's fixed overhead).
     """
     G, n = sorted_p.shape
     K = sorted_gains.shape[2]
@@ -231,8 +246,13 @@ def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, ste
     positions = start[:, None] + torch.arange(L, device=sorted_p.device)
     if sample_of is not None:
         positions = positions.gather(1, argsort(sample_of.gather(1, positions)).to(positions.device))
-    scores, thresholds, edge = _search_block(sorted_p, t0, inputs(positions, None), steps, norms, sorted_gains,
-                                             suffix, base, score, interval, positions)
+    if exact_at is None or screen_inputs is None or steps.numel() * L < SCREEN_MIN:
+        scores, thresholds, edge = _search_block(sorted_p, t0, inputs(positions, None), steps, norms, sorted_gains,
+                                                 suffix, base, score, interval, positions)
+    else:
+        x_abs = torch.maximum(x_low.abs(), x_high.abs())
+        scores, thresholds, edge = _screened_block(sorted_p, t0, inputs, screen_inputs, exact_at, positions, steps,
+                                                   norms, x_abs, sorted_gains, suffix, base, score, interval)
     if L == n:
         return scores, thresholds
     truncated = edge >= radius[:, None] * (1 - 1e-6)  # samples left out might be in the window
@@ -262,6 +282,124 @@ def _search_block(sorted_p, t0, x, steps, norms, sorted_gains, suffix, base, sco
     inside = torch.bmm(on, gains.to(small)).to(gains.dtype)
     current = base[:, None, :] + suffix.gather(1, end) + inside  # on above the block, and in it
     return window_search(values, t0, gains, current, score, interval)
+
+
+_U32 = float(torch.finfo(torch.float32).eps) / 2  # unit roundoff of float32
+SCREEN_MIN = 1 << 18  # candidate-samples from which the float32 screen is cheaper (CIFAR scale: 2 x 128 x ~3000)
+
+
+class Coded(NamedTuple):
+    """Screening inputs given as byte codes (G, C, L) uint8 with x = low + unit * code within `slack`
+    (byte-coded data whose table is evenly spaced, as 8-bit pixels k / 255 are): the screen multiplies
+    the codes directly, with no table look-up."""
+
+    codes: torch.Tensor
+    low: float
+    unit: float
+    slack: float
+
+
+def _screened_block(sorted_p, t0, inputs, screen_inputs, exact_at, positions, steps, norms, x_abs, sorted_gains,
+                    suffix, base, score, interval):
+    """`_search_block` screened in float32: the same (scores, thresholds, edge) bit for bit, with the
+    float64 work done only on the few samples per candidate that can be in its window.
+
+    E = p + step * x - t0 * norm (the move's signed distance to t0, times norm) in float32, within
+    err = 16 u32 (|p| + |step| |x| + |t0 norm|) (+ 2 |step| slack for `Coded` inputs) of norm times the
+    exact float32-rounded distance
+    `window_search` ranks on (a generous bound on the roundings of both). So with K' the k-th smallest
+    |E| of a row, every sample of the exact window has |E| <= K' + 2 err, and every sample whose side
+    of t0 the screen may get wrong has |E| <= err: that candidate set S' is redone exactly (its sides
+    corrected, its window searched over S' alone). When more samples tie at the window's edge than it
+    holds, which of them the exact search keeps is the selection's choice over the whole block (it can
+    move a stored threshold), so such rows are redone over the whole block as `_search_block` does.
+    """
+    G, C = steps.shape
+    L = positions.shape[1]
+    K = sorted_gains.shape[2]
+    k = max(1, min(2 * interval, L))
+    p = sorted_p.gather(1, positions)
+    offset = t0[:, None] * norms  # on iff p + step * x > t0 * norm
+    x = screen_inputs(positions)
+    slack, magnitude = 0.0, offset.abs()  # what the roundings scale with, beside |p| and |step x|
+    if isinstance(x, Coded):  # x = low + unit * code within slack: no table look-up
+        E = torch.addcmul(p.to(torch.float32)[:, None, :], x.codes, (steps * x.unit).to(torch.float32)[:, :, None])
+        E -= (offset - steps * x.low).to(torch.float32)[:, :, None]
+        slack = steps.abs() * x.slack
+        magnitude = magnitude + steps.abs() * (abs(x.low) + 256 * abs(x.unit))
+    else:
+        E = torch.addcmul(p.to(torch.float32)[:, None, :], x.to(torch.float32), steps.to(torch.float32)[:, :, None])
+        E -= offset.to(torch.float32)[:, :, None]
+    gains = sorted_gains.gather(1, positions[:, :, None].expand(-1, -1, K))
+    small = sorted_gains.dtype if score_is_ce(score) else torch.float32
+    on = torch.empty(E.shape, dtype=small, device=E.device)
+    torch.gt(E, 0, out=on)
+    end = positions.amax(1)[:, None, None].add(1).expand(-1, 1, K)
+    current = base[:, None, :] + suffix.gather(1, end) + torch.bmm(on, gains.to(small)).to(gains.dtype)
+    D = E.abs_()
+    scale = p.abs().amax(1)[:, None] + steps.abs() * x_abs + magnitude
+    err = 16 * _U32 * scale + 2 * slack  # (G, C) float64
+    columns, valid = screen_set(D, k, err)  # (G, C, M): S' of each row, padded
+    M = columns.shape[2]
+    x = exact_at(torch.arange(G, device=E.device)[:, None, None].expand(G, C, M).reshape(-1),
+                 torch.arange(C, device=E.device)[None, :, None].expand(G, C, M).reshape(-1),
+                 positions.gather(1, columns.reshape(G, C * M)).reshape(-1)).reshape(G, C, M)
+    v = moved(p.gather(1, columns.reshape(G, C * M)).reshape(G, C, M), x, steps[:, :, None], norms[:, :, None])
+    values = torch.where(valid, v, torch.full_like(v, torch.inf))
+    # Sides settled exactly: what the screen put on or off wrongly, corrected in the counters.
+    fix = ((values > t0[:, None, None]).to(gains.dtype) - on.gather(2, columns).to(gains.dtype)) * valid
+    g_at = gains.gather(1, columns.reshape(G, C * M, 1).expand(-1, -1, K)).reshape(G, C, M, K)
+    current = current + (fix[..., None] * g_at).sum(2)
+    # The exact window's edge, and whether more samples tie at it than the window holds.
+    distance = torch.empty(values.shape, dtype=torch.float32, device=E.device)
+    torch.sub(values, t0[:, None, None], out=distance).abs_()
+    edge = torch.kthvalue(distance, k, dim=2, keepdim=True).values
+    tied = (distance <= edge).sum(2) > k
+    scores, thresholds, edges = window_search(values, t0, gains, current, score, interval, columns)
+    if bool(tied.any()):
+        rg, rc = torch.nonzero(tied, as_tuple=True)
+        full = moved(p[rg][:, None, :], inputs(positions[rg], (rg, rc)), steps[rg, rc][:, None, None],
+                     norms[rg, rc][:, None, None])
+        s, t, e = window_search(full, t0[rg], gains[rg], current[rg, rc][:, None, :], score, interval)
+        scores[rg, rc], thresholds[rg, rc], edges[rg, rc] = s[:, 0], t[:, 0], e[:, 0]
+    return scores, thresholds, edges
+
+
+def screen_set(D: torch.Tensor, k: int, err: torch.Tensor):
+    """S' of each row of approximate distances D (G, C, L): the entries within 2 err (G, C) of the k-th
+    smallest, so every entry whose exact distance (within err of D) can be among the k smallest.
+
+    Returns (columns (G, C, M), valid (G, C, M)): each row's entries in column order, padded (column 0,
+    invalid) to the longest row's count M >= k. On the CPU a NumPy partition of the values (about half
+    the time of an argpartition), then one mask: its nonzero entries are S', row by row.
+    """
+    G, C, L = D.shape
+    if D.device.type == "cpu":
+        Dn = D.numpy()
+        reach = torch.from_numpy(np.partition(Dn, k - 1, axis=-1)[..., k - 1])
+    else:
+        reach = torch.kthvalue(D, k, dim=2).values
+    cut = (reach.to(torch.float64) + 2 * err).to(torch.float32)
+    cut = torch.nextafter(cut, torch.full_like(cut, torch.inf))  # rounded up: no entry of S' left out
+    if D.device.type != "cpu":
+        keep = D <= cut[..., None]
+        counts = keep.sum(2)
+        flat = torch.nonzero(keep.reshape(-1)).flatten()
+    else:
+        keep = Dn <= cut.numpy()[..., None]
+        counts = torch.from_numpy(keep.sum(2))
+        flat = torch.from_numpy(np.flatnonzero(keep))  # row-major: row by row, in column order
+    M = int(counts.max())
+    if int(counts.min()) == M:  # every row holds M entries (mostly k): no padding
+        return (flat % L).reshape(G, C, M), torch.ones((G, C, M), dtype=torch.bool, device=D.device)
+    row = flat // L
+    counts = counts.reshape(-1)
+    slot = torch.arange(len(flat), device=D.device) - (counts.cumsum(0) - counts)[row]
+    columns = torch.zeros((G * C, M), dtype=torch.long, device=D.device)
+    valid = torch.zeros((G * C, M), dtype=torch.bool, device=D.device)
+    columns[row, slot] = flat % L
+    valid[row, slot] = True
+    return columns.reshape(G, C, M), valid.reshape(G, C, M)
 
 
 def score_is_ce(score) -> bool:

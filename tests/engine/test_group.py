@@ -108,6 +108,70 @@ def test_band_search_matches_brute_force_and_the_search_over_every_sample(seed):
             assert realised == float(scores[g, c])  # the threshold stored is the split scored
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_the_float32_screen_gives_the_float64_search_bit_for_bit(seed, monkeypatch):
+    """search_moves screened in float32 (exact_at, screen_inputs given) equals the float64 search and brute force: with
+    values a hair (1e-12) from t0 that float32 cannot tell apart, and many exact ties at the window's
+    edge (small-integer projections, quarter-valued inputs, also given as byte codes), 0-1 and
+    cross-entropy gains."""
+    rng = np.random.default_rng(900 + seed)
+    G, F, n, interval = 3, 5, 300, 4
+    p, gains, base, score = problem(rng, G, n, ties=seed % 2 == 0)
+    if seed % 3 == 2:  # quantised cross-entropy gains, one counter
+        gains = search.quantise(torch.tensor(rng.normal(size=(G, n, 1)))).numpy()
+        base, score = search.quantise(torch.tensor(rng.normal(size=(G, 1)))).numpy(), CrossEntropyScore(n)
+    p *= 0.25
+    X = np.round(rng.random((G, F, n)) * 4) / 4 if seed % 2 == 0 else rng.random((G, F, n))
+    t0 = np.median(p, axis=1) + 0.125 / 3
+    X[1, 0, :6] = 0.5  # vote 1: six samples 1e-12 either side of t0 after the +step move of feature 0
+    p[1, :6] = t0[1] - 0.5 * 0.17 + np.array([-2, -1, 1, 2, -3, 3]) * 1e-12
+    steps = np.concatenate([np.full((G, F), 0.17), np.full((G, F), -0.17)], 1)
+    norms = np.ones_like(steps)
+    norms[0] = rng.uniform(0.9, 1.1, size=2 * F)
+    ps, sg, suffix, order = sorted_problem(p, gains)
+    Xs = torch.tensor(X).gather(2, order[:, None, :].expand(-1, F, -1))
+    pos = torch.tensor(np.concatenate([np.arange(F), np.arange(F)]))
+
+    def inputs(positions, rows, rounded=False):
+        if rows is None:
+            full = torch.cat([Xs, Xs], dim=1).gather(2, positions[:, None, :].expand(-1, 2 * F, -1))
+            if rounded and seed % 4 == 0:  # quarter values as byte codes: x = 0 + 0.25 * code
+                return search.Coded(torch.round(full * 4).to(torch.uint8), 0.0, 0.25, 0.0)
+            return full.to(torch.float32) if rounded else full
+        g, c = rows
+        return Xs[g, pos[c]][:, None, :].gather(2, positions[:, None, :])
+
+    def exact_at(g, c, positions):
+        return Xs[g, pos[c], positions]
+
+    args = (ps, torch.tensor(t0), None, torch.tensor(steps), torch.tensor(norms),
+            torch.tensor(X.min(2)[:, pos]), torch.tensor(X.max(2)[:, pos]), sg, suffix, torch.tensor(base), score,
+            interval)
+    plain = search.search_moves(*args[:2], inputs, *args[3:])
+    monkeypatch.setattr(search, "SCREEN_MIN", 0)  # screen even these small blocks
+    screened = search.search_moves(*args[:2], inputs, *args[3:], exact_at=exact_at,
+                                   screen_inputs=lambda q: inputs(q, None, rounded=True))
+    assert torch.equal(plain[0], screened[0]) and torch.equal(plain[1], screened[1])
+    for g in range(G):
+        for c in range(2 * F):
+            values = (p[g] + X[g, pos[c]] * steps[g, c]) / norms[g, c]
+            assert float(screened[0][g, c]) == brute_window(values, gains[g], base[g], score, t0[g], interval)
+
+
+def test_the_screens_near_set_holds_every_entry_that_can_be_among_the_k_nearest():
+    rng = np.random.default_rng(3)
+    D = torch.tensor(rng.integers(0, 50, size=(2, 3, 200)) / 64.0, dtype=torch.float32)  # many ties
+    err = torch.tensor(rng.choice([0.0, 1e-3, 0.05], size=(2, 3)))
+    k = 7
+    columns, valid = search.screen_set(D, k, err)
+    kth = torch.kthvalue(D, k, dim=2).values.to(torch.float64)
+    for g in range(2):
+        for c in range(3):
+            got = set(columns[g, c][valid[g, c]].tolist())
+            assert len(got) == int(valid[g, c].sum())  # no entry twice
+            assert got == set(torch.nonzero(D[g, c].to(torch.float64) <= kth[g, c] + 2 * err[g, c]).flatten().tolist())
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_cross_entropy_output_threshold_matches_brute_force_with_ties(seed):
     rng = np.random.default_rng(400 + seed)
@@ -158,6 +222,22 @@ def test_a_vote_is_the_same_alone_or_in_any_group(fmnist_like, loss, binary):
         assert np.array_equal(together[key], np.concatenate([s[key] for s in split]))
     assert len({together["W1"][i].tobytes() for i in range(5)}) == 5  # different seeds, different votes
     assert float(together["train_score"].min()) > 1.6  # acc + balanced acc, well above chance (1.0)
+
+
+@pytest.mark.parametrize("loss", ["01", "ce"])
+def test_votes_trained_through_the_float32_screen_are_the_float64_votes(fmnist_like, loss, monkeypatch):
+    XT, y = fmnist_like  # digits: 17 evenly spaced values, so the screen multiplies byte codes
+    cfg = VoteConfig(iterations=20, loss=loss, n_features=16)
+    monkeypatch.setattr(search, "SCREEN_MIN", 1 << 62)
+    plain = train_group(XT, y, cfg, [5, 6])
+    monkeypatch.setattr(search, "SCREEN_MIN", 0)
+    calls = []
+    screened_block = search._screened_block
+    monkeypatch.setattr(search, "_screened_block", lambda *a: calls.append(1) or screened_block(*a))
+    screened = train_group(XT, y, cfg, [5, 6])
+    assert len(calls) >= 40  # every hidden move search went through the screen
+    for key in ("W1", "b1", "w2", "b2", "train_score"):
+        assert np.array_equal(plain[key], screened[key])
 
 
 def test_votes_do_not_depend_on_n_jobs_or_group_size(fmnist_like):
