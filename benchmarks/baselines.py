@@ -93,7 +93,7 @@ def mlp_rows(data, args):
         one, t_one = timed_fit(one, Xtr, ytr)
     yield row("mlp (sklearn, 1 fit)", args.spec, 1, int(one.n_iter_[0]), t_one, one.score(Xte, yte))
     fast, t_fast = timed_fit(MLPEnsembleClassifier(n_estimators=args.members, max_iter=epochs, random_state=0,
-                                                   n_jobs=args.n_jobs, verbose=args.verbose), Xtr, ytr)
+                                                   verbose=args.verbose), Xtr, ytr)
     yield row("mlp", args.spec, args.members, int(fast.n_iter_.max()), t_fast, fast.score(Xte, yte),
               f"batched torch; {t_fast / t_one:.1f} x one sklearn fit "
               f"(epochs run per member: {int(fast.n_iter_.min())}-{int(fast.n_iter_.max())})",
@@ -124,7 +124,7 @@ def bnn_rows(data, args):
     Xtr, ytr, Xte, yte, _ = data
     epochs = args.epochs or 100
     bnn, t = timed_fit(BNNEnsembleClassifier(n_estimators=args.members, max_iter=epochs, random_state=0,
-                                             n_jobs=args.n_jobs, verbose=args.verbose), Xtr, ytr)
+                                             verbose=args.verbose), Xtr, ytr)
     singles = [bnn.sub_ensemble([j]).score(Xte, yte) for j in range(min(bnn.n_members_, 10))]
     yield row("bnn", args.spec, args.members, epochs, t, bnn.score(Xte, yte),
               f"batched torch; single members {100 * np.mean(singles):.1f}% on average")
@@ -146,14 +146,10 @@ def main(argv=None):
     parser.add_argument("--hsj-points", type=int, default=5)
     parser.add_argument("--hsj-iter", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2, help="torch and BLAS threads (the paper's 2 cores)")
-    parser.add_argument("--n-jobs", type=int, default=2,
-                        help="processes of one thread that train the torch members (default 2: the cores); "
-                             "0: one process on --threads threads")
     parser.add_argument("--quick", action="store_true", help="4 members, 3 epochs, 1 HSJ point (smoke run)")
     parser.add_argument("--verbose", action="store_true", help="progress bars")
     parser.add_argument("--out", default=str(RESULTS / "baselines.json"))
     args = parser.parse_args(argv)
-    args.n_jobs = args.n_jobs or None
     if args.quick:
         args.members, args.epochs, args.sklearn_members, args.hsj_points, args.hsj_iter = 4, 3, 2, 1, 3
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -166,8 +162,7 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
 
     def write():                   # after every row, so a long run that is stopped keeps what it measured
-        meta = {"cpus": os.cpu_count(), "platform": platform.platform(), "threads": args.threads,
-                "member_processes": args.n_jobs}
+        meta = {"cpus": os.cpu_count(), "platform": platform.platform(), "threads": args.threads}
         out.write_text(json.dumps({"rows": rows, "args": {k: v for k, v in vars(args).items() if k != "spec"},
                                    "machine": meta}, indent=2))
 

@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from scd_plugins._compat import Interval, validate_data
 from scd_plugins.estimators._ensemble import DEVICE_CONSTRAINT, EnsembleClassifier, StackedMembers, member_seeds
-from scd_plugins.estimators._mlp import member_processes, torch_threads, train_in_processes
+from scd_plugins.estimators._mlp import torch_threads
 from scd_plugins.io import ModelFileError, decode_classes, expect_array
 
 __all__ = ["BNNEnsembleClassifier", "sign", "approx_sign_grad"]
@@ -191,8 +191,8 @@ def train_bnns(X, y, n_classes, seeds, *, hidden_units=20, learning_rate=1e-3, b
 
 class BNNEnsembleClassifier(StackedMembers, EnsembleClassifier):
     """Soft vote over `n_estimators` binary networks of `hidden_units` sign units (the paper's BNN baseline;
-    R = 100, 10 for ECG), trained batched in torch (`device`; on the CPU `n_jobs` processes of one torch thread
-    each, None: this process at torch's thread count), `max_iter` epochs of Adam.
+    R = 100, 10 for ECG), trained batched in torch (`device`; `n_jobs` torch threads while training, None:
+    unchanged), `max_iter` epochs of Adam.
 
     Only the binary weights (+-1, int8) and the BatchNorm statistics are kept after training; a member's
     class probabilities are the softmax of its integer-valued output sums.
@@ -234,13 +234,11 @@ class BNNEnsembleClassifier(StackedMembers, EnsembleClassifier):
         from scd_plugins.engine.vote import resolve_device
 
         seeds = member_seeds(self.random_state, self.n_estimators)
-        device = resolve_device(self.device)
-        procs = member_processes(self.n_jobs, len(seeds), device)
-        with torch_threads(self.n_jobs if procs == 1 else None):
-            W1, W2, beta, mean, var = train_in_processes(
-                train_bnns, seeds, procs, X, codes, len(self.classes_), hidden_units=self.hidden_units,
-                learning_rate=self.learning_rate, batch_size=self.batch_size, max_iter=self.max_iter, device=device,
-                progress=self.verbose)
+        with torch_threads(self.n_jobs):
+            W1, W2, beta, mean, var = train_bnns(X, codes, len(self.classes_), seeds, hidden_units=self.hidden_units,
+                                                 learning_rate=self.learning_rate, batch_size=self.batch_size,
+                                                 max_iter=self.max_iter, device=resolve_device(self.device),
+                                                 progress=self.verbose)
         self.member_seeds_ = np.asarray(seeds, dtype=np.int64)
         self.n_iter_ = np.full(len(seeds), self.max_iter, dtype=np.int64)   # epochs run (a fixed budget)
         self.hidden_sign_ = sign(W1).astype(np.int8)          # (R, d, h) binary weights

@@ -72,39 +72,6 @@ def torch_threads(n_jobs):
         torch.set_num_threads(before)
 
 
-def member_processes(n_jobs, n_members, device) -> int:
-    """How many processes train the members: `n_jobs` > 1 (or -1: all cores) on the CPU, else 1 (this one).
-    None means this process, at torch's thread count: never joblib's ambient default, so a recipe running
-    its units in parallel does not nest processes."""
-    import torch
-    from joblib import effective_n_jobs
-
-    if n_jobs is None or torch.device(device).type != "cpu":
-        return 1
-    return max(1, min(int(effective_n_jobs(n_jobs)), n_members))
-
-
-def _one_thread(train, *args, **kwargs):
-    import torch
-
-    torch.set_num_threads(1)
-    return train(*args, **kwargs)
-
-
-def train_in_processes(train, seeds, n_procs, *args, **kwargs):
-    """train(*args, seeds=part, **kwargs) for `n_procs` contiguous parts of `seeds`, each in its own process
-    on one torch thread, the parts' arrays (member on axis 0) concatenated in seed order. Members never
-    interact, so the split changes no member; on 2 cores two processes beat two torch threads, whose
-    small per-step operations do not parallelise."""
-    if n_procs <= 1:
-        return train(*args, seeds=seeds, **kwargs)
-    parts = [list(p) for p in np.array_split(np.asarray(seeds), n_procs) if len(p)]
-    outs = Parallel(n_jobs=len(parts))(delayed(_one_thread)(train, *args, seeds=part,
-                                                            **{**kwargs, "progress": kwargs.get("progress") and i == 0})
-                                       for i, part in enumerate(parts))
-    return tuple(np.concatenate([o[k] for o in outs]) for k in range(len(outs[0])))
-
-
 def glorot_logistic_init(rs: np.random.RandomState, d: int, h: int, o: int):
     """scikit-learn's MLP initialisation for logistic units, in its draw order: per layer the weights then
     the intercepts, uniform on +-sqrt(2 / (fan_in + fan_out))."""
@@ -235,8 +202,7 @@ class MLPEnsembleClassifier(StackedMembers, EnsembleClassifier):
 
     The other parameters are scikit-learn's MLPClassifier ones at the paper's values. `solver`: "torch"
     trains all members as one batched program (float32, on `device`), "sklearn" fits one MLPClassifier per
-    member. `n_jobs` processes train the members (on the CPU each "torch" process on one thread; None: this
-    process, at torch's own thread count). Both draw member i's initialisation and batch order from
+    member (`n_jobs` processes; for "torch", `n_jobs` is torch's thread count while training, None: unchanged). Both draw member i's initialisation and batch order from
     `RandomState(member_seeds_[i])`. Prediction runs every member as one batched product (float64).
     """
 
@@ -304,11 +270,9 @@ class MLPEnsembleClassifier(StackedMembers, EnsembleClassifier):
             from scd_plugins.engine.vote import resolve_device
 
             Y = LabelBinarizer().fit(self.classes_).transform(y).astype(np.float64)   # scikit-learn's targets
-            device = resolve_device(self.device)
-            procs = member_processes(self.n_jobs, len(seeds), device)
-            with torch_threads(self.n_jobs if procs == 1 else None):
-                *arrays, n_iter, loss = train_in_processes(train_sgd_mlps, seeds, procs, X, Y, device=device,
-                                                           progress=self.verbose, **p)
+            with torch_threads(self.n_jobs):
+                *arrays, n_iter, loss = train_sgd_mlps(X, Y, seeds, device=resolve_device(self.device),
+                                                       progress=self.verbose, **p)
         self.member_seeds_ = np.asarray(seeds, dtype=np.int64)
         self.coef_hidden_, self.intercept_hidden_, self.coef_out_, self.intercept_out_ = arrays
         if self.standardize:            # ((x - mean) / scale) W + b  =  x (W / scale) + (b - mean (W / scale))

@@ -131,15 +131,6 @@ def test_learns_and_batching_does_not_change_a_member(bnn38, digits38):
     assert np.abs(W1).max() <= 1 and np.abs(W2).max() <= 1            # latent weights stay clipped
 
 
-def test_member_processes_train_the_same_members(bnn38, digits38):
-    """n_jobs=2: two processes of one thread each train the fixture's members (which trained on one thread)."""
-    X, y = digits38
-    two = BNNEnsembleClassifier(n_estimators=4, max_iter=30, random_state=0, n_jobs=2).fit(X[:250], y[:250])
-    np.testing.assert_array_equal(two.hidden_sign_, bnn38.hidden_sign_)
-    np.testing.assert_array_equal(two.out_sign_, bnn38.out_sign_)
-    np.testing.assert_allclose(two.bn_beta_, bnn38.bn_beta_, rtol=1e-5, atol=1e-6)
-
-
 def test_save_load_round_trip_is_exact(bnn38, digits38, tmp_path):
     X, _ = digits38
     again = load(bnn38.save(tmp_path / "bnn"))

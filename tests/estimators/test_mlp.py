@@ -84,18 +84,6 @@ def test_member_chunks_train_the_same_members(digits38):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
 
 
-def test_member_processes_train_the_same_members(digits38):
-    """n_jobs=2 splits the members over two processes of one thread each: the same members as one process."""
-    X, y = digits38
-    kw = dict(n_estimators=5, max_iter=6, random_state=2)
-    one = MLPEnsembleClassifier(n_jobs=1, **kw).fit(X, y)
-    two = MLPEnsembleClassifier(n_jobs=2, **kw).fit(X, y)
-    for name in ("coef_hidden_", "intercept_hidden_", "coef_out_", "intercept_out_", "member_loss_"):
-        np.testing.assert_allclose(getattr(two, name), getattr(one, name), rtol=0, atol=1e-6)
-    np.testing.assert_array_equal(two.member_seeds_, one.member_seeds_)
-    np.testing.assert_array_equal(two.n_iter_, one.n_iter_)
-
-
 def test_sklearn_solver_members_are_sklearn_mlps_and_vote_softly(digits38):
     X, y = digits38
     ens = MLPEnsembleClassifier(n_estimators=3, max_iter=30, solver="sklearn", random_state=0).fit(X[:250], y[:250])
