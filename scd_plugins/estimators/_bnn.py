@@ -13,6 +13,7 @@ batching does not couple members. Saved as plain arrays through `scd_plugins.io`
 """
 from __future__ import annotations
 
+import functools
 from numbers import Integral, Real
 
 import numpy as np
@@ -82,9 +83,11 @@ def _autograd_signs(clipped=False):
     return ApproxSign.apply, SteSign.apply
 
 
+@functools.lru_cache(maxsize=None)
 def _input_product():
     """z = Xb @ W for stacked members (R, b, d) @ (R, d, h), with the gradient for W only, computed as
-    (dz^T Xb)^T: the CPU's batched GEMM runs that (h, d) product about 2x faster than Xb^T dz."""
+    (dz^T Xb)^T: the CPU's batched GEMM runs that (h, d) product about 2x faster than Xb^T dz. Built once
+    (cached): the forward pass of every training step uses it."""
     import torch
 
     class InputProduct(torch.autograd.Function):

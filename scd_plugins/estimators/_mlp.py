@@ -27,7 +27,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
-from sklearn.preprocessing import LabelBinarizer
+from sklearn.preprocessing import LabelBinarizer, StandardScaler
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
@@ -258,10 +258,10 @@ class MLPEnsembleClassifier(StackedMembers, EnsembleClassifier):
             raise ValueError(f"need at least two classes to fit, got {len(self.classes_)} class")
         seeds = member_seeds(self.random_state, self.n_estimators)
         p = self._train_params()
-        if self.standardize:
-            mean, scale = X.mean(axis=0), X.std(axis=0)
-            scale[scale < 10 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(mean))] = 1.0   # constant
-            X = (X - mean) / scale
+        if self.standardize:                # constant features keep scale 1 (StandardScaler's rule)
+            scaler = StandardScaler().fit(X)
+            mean, scale = scaler.mean_, scaler.scale_
+            X = scaler.transform(X)
         if self.solver == "sklearn":
             parts = Parallel(n_jobs=self.n_jobs)(delayed(_fit_one_sklearn)(X, y, s, p) for s in seeds)
             arrays = [np.stack([q[k] for q in parts]) for k in range(4)]
