@@ -410,36 +410,70 @@ def bce(z: torch.Tensor, sign: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.softplus(-sign * z)
 
 
-def ce_threshold(Q: torch.Tensor, sign: torch.Tensor, t_start: torch.Tensor, newton_steps: int = 8):
-    """Best admissible output threshold under mean BCE, per candidate row of Q (G, C, n).
+def ce_threshold(Q: torch.Tensor, sign: torch.Tensor, t_start: torch.Tensor, newton_steps: int | None = None):
+    """`ce_threshold_counts` with one sample per value: Q (G, C, n) and sign (G, 1, n) = 2y - 1."""
+    pos = (sign > 0).to(Q.dtype).expand(Q.shape)
+    return ce_threshold_counts(Q, pos, 1.0 - pos, t_start, Q.shape[2], newton_steps)
 
-    sign (G, 1, n) = 2y - 1; t_start (G,). The mean BCE is convex in the bias, so Newton steps from
-    the current threshold find the continuous optimum t* (a row stops moving once its step is at
-    float64 resolution; off the CPU a fixed number of steps, so nothing is read back to the host; on
-    the CPU the loop ends once every row has stopped, which changes nothing). By convexity
-    the best admissible threshold is the nearest admissible one below t* or the nearest above it, so
-    only those two are scored; tied values are handled by looking past their whole group.
-    Returns (thresholds (G, C), scores (G, C)): scores are minus the mean BCE.
+
+def ce_threshold_counts(Q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, t_start: torch.Tensor, n: int,
+                        newton_steps: int | None = None):
+    """Best admissible output threshold under mean BCE, per candidate row of values Q (G, C, B).
+
+    Value Q[g, c, b] is held by pos[g, c, b] positive and neg[g, c, b] negative samples (counts; a value
+    held by none is absent), n samples in all: the same search as over the samples one by one, with
+    one term per distinct value (`output_bins`), so its cost follows the number of distinct values.
+    t_start (G,). The mean BCE is convex in the bias, so safeguarded Newton steps from the current
+    threshold find the continuous optimum t* (a row stops moving once its step is at float64
+    resolution; off the CPU a fixed number of steps, so nothing is read back to the host; on the CPU
+    the loop ends once every row has stopped, which changes nothing). By convexity the best
+    admissible threshold is the nearest admissible one below t* or the nearest above it, so only
+    those two are scored; tied values are handled by looking past their whole group.
+    Returns (thresholds (G, C), scores (G, C)): scores are minus the mean BCE, from per-sample losses
+    rounded to multiples of QUANTUM (`quantise`), so that they are exact sums whatever the order.
+    newton_steps: at most 64 on the CPU (rows stop at convergence, mostly within 6), 32 elsewhere.
     """
-    G, C, n = Q.shape
-    yf = (sign > 0).to(Q.dtype)
-    t = t_start[:, None].expand(G, C).clone()
+    G, C, _ = Q.shape
+    if newton_steps is None:
+        newton_steps = 64 if Q.device.type == "cpu" else 32
+    weight = pos + neg
+    present = weight > 0
+    # t* solves mean sigmoid(Q - t) = mean y, so it lies in [min Q - logit(ybar), max Q - logit(ybar)]:
+    # a bracket that each step narrows; a Newton step leaving it is replaced by bisection (plain Newton
+    # can cycle on this loss when it starts far from t*).
+    big = torch.finfo(Q.dtype).max
+    ybar = (pos.sum(2) / n).clamp(1e-12, 1 - 1e-12)
+    logit = torch.log(ybar) - torch.log1p(-ybar)
+    low = torch.where(present, Q, big).amin(2) - logit
+    high = torch.where(present, Q, -big).amax(2) - logit
+    t = torch.minimum(torch.maximum(t_start[:, None].expand(G, C), low), high)
     still = torch.ones_like(t, dtype=torch.bool)
+    # Sums of count * integer are exact in any order: a value's bins may sit anywhere in a row padded
+    # to its group's longest, and the result stays that of the vote alone.
+    scale = 2.0 ** (52 - max(1, int(n)).bit_length())  # sigmoids in units of 1 / scale: n of them sum exactly
+    positives = pos.sum(2)
     for _ in range(newton_steps):
         if Q.device.type == "cpu" and not bool(still.any()):
             break  # every row has stopped, the remaining steps are zeros (a host read is free on the CPU)
         s = torch.sigmoid(Q - t[..., None])
-        grad = (s - yf).mean(2)  # d loss / d bias, bias = -t
-        hess = (s * (1 - s)).mean(2).clamp_min(1e-9)
-        step = torch.where(still, (grad / hess).clamp(-5.0, 5.0), torch.zeros_like(t))
+        units = torch.round(s * scale)
+        grad = ((weight * units).sum(2) / scale - positives) / n  # d loss / d bias, bias = -t: > 0: t* above t
+        units = torch.round(s * (1 - s) * scale)
+        hess = ((weight * units).sum(2) / scale / n).clamp_min(1e-300)
+        low = torch.where(grad > 0, t, low)
+        high = torch.where(grad < 0, t, high)
+        target = t + grad / hess
+        target = torch.where((target > low) & (target < high), target, (low + high) / 2)
+        target = torch.where(grad == 0, t, target)
+        step = torch.where(still, target - t, torch.zeros_like(t))
         t = t + step
         still = still & (step.abs() > 1e-13 * (1.0 + t.abs()))
     inf = torch.full((), torch.inf, dtype=Q.dtype, device=Q.device)  # a fill, not a host copy
     above = Q > t[..., None]
-    lo = torch.where(above, -inf, Q).amax(2)  # largest value at or below t* (-inf: none)
-    hi = torch.where(above, Q, inf).amin(2)  # smallest value above t* (inf: none)
-    lo_prev = torch.where(Q < lo[..., None], Q, -inf).amax(2)  # next distinct value down
-    hi_next = torch.where(Q > hi[..., None], Q, inf).amin(2)  # next distinct value up
+    lo = torch.where(above | ~present, -inf, Q).amax(2)  # largest value at or below t* (-inf: none)
+    hi = torch.where(above & present, Q, inf).amin(2)  # smallest value above t* (inf: none)
+    lo_prev = torch.where((Q < lo[..., None]) & present, Q, -inf).amax(2)  # next distinct value down
+    hi_next = torch.where((Q > hi[..., None]) & present, Q, inf).amin(2)  # next distinct value up
     has_lo, has_hi = torch.isfinite(lo), torch.isfinite(hi)
     has_prev, has_next = torch.isfinite(lo_prev), torch.isfinite(hi_next)
     lowest = torch.where(has_lo, torch.where(has_prev, inf, lo), hi)  # the smallest value (inf: not known here)
@@ -454,7 +488,61 @@ def ce_threshold(Q: torch.Tensor, sign: torch.Tensor, t_start: torch.Tensor, new
     options = torch.stack([low_option, high_option], dim=2)  # (G, C, 2), lower first; inf: no such option
     valid = torch.isfinite(options)
     safe = torch.where(valid, options, torch.zeros_like(options))
-    losses = torch.stack([bce(Q - safe[..., i, None], sign).mean(2) for i in range(2)], dim=2)
+
+    def mean_bce(option):  # quantised per-sample losses, as the hidden node's: exact sums
+        z = Q - option[..., None]
+        softplus = torch.nn.functional.softplus
+        return (pos * quantise(softplus(-z)) + neg * quantise(softplus(z))).sum(2) / n
+
+    losses = torch.stack([mean_bce(safe[..., i]) for i in range(2)], dim=2)
     scores = torch.where(valid, -losses, torch.full_like(losses, -torch.inf))
     best = torch.argmax(scores, dim=2, keepdim=True)  # the lower threshold among equals
     return options.gather(2, best)[..., 0], scores.gather(2, best)[..., 0]
+
+
+def output_bins(q: torch.Tensor, A: torch.Tensor, y: torch.Tensor):
+    """The output node's samples merged by (output projection, hidden bit j), for every j.
+
+    A candidate output move changes weight j only, so its projections are q + step * A[:, j]: samples
+    with the same q and the same bit j keep equal values. q (G, n), activations A (G, n, h) in {0, 1},
+    labels y (G, n). Returns (values (G, U) the distinct q of each vote in ascending order, padded by
+    repeating the largest; counts (G, h, U, 2, 2): counts[g, j, u, a, c] samples of class c with
+    q = values[g, u] and bit j = a; padding holds none). With sign weights w2 in {-1, +1} q takes at most
+    2h + 1 values, so a search costs O(h) per candidate instead of O(n).
+    """
+    G, n, h = A.shape
+    order = argsort(q).to(q.device)
+    qs = q.gather(1, order)
+    new = torch.ones_like(qs, dtype=torch.long)
+    new[:, 1:] = (qs[:, 1:] != qs[:, :-1]).long()
+    rank = new.cumsum(1) - 1  # (G, n): the distinct value of each sorted sample
+    U = int(rank[:, -1].max()) + 1 if q.device.type == "cpu" else n  # no host read off the CPU
+    values = torch.full((G, U), 0.0, dtype=q.dtype, device=q.device)
+    values.scatter_(1, rank, qs)
+    last = rank[:, -1:]
+    values = torch.where(torch.arange(U, device=q.device) > last, values.gather(1, last), values)
+    bits = A.gather(1, order[..., None].expand(-1, -1, h)).long()  # (G, n, h)
+    key = (rank * 4 + y.gather(1, order))[..., None] + 2 * bits  # u * 4 + a * 2 + c
+    key = key + (torch.arange(G * h, device=q.device) * (4 * U)).reshape(G, 1, h)
+    counts = torch.bincount(key.reshape(-1), minlength=G * h * U * 4).to(q.dtype)
+    return values, counts.reshape(G, h, U, 2, 2)
+
+
+def output_candidates(values: torch.Tensor, counts: torch.Tensor, pos: torch.Tensor, steps: torch.Tensor):
+    """The candidate output moves' values and counts for `ce_threshold_counts`, from `output_bins`.
+
+    Candidate c moves weight pos[c] by steps[:, c]: a bin (q, a) takes the value a * step + q (the
+    arithmetic of the sample-by-sample search). Returns Q, positives, negatives, each (G, C, B). B is
+    2U; on the CPU it is U when no value holds samples with both bits of any weight (the rule with
+    real weights, where equal q means an equal activation pattern): each value is then one bin.
+    """
+    G, U = values.shape
+    held = counts[:, pos]  # (G, C, U, 2, 2)
+    per_bit = held.sum(-1)  # (G, C, U, 2)
+    bit = torch.tensor([0.0, 1.0], dtype=values.dtype, device=values.device)
+    if values.device.type == "cpu" and not bool(((per_bit[..., 0] > 0) & (per_bit[..., 1] > 0)).any()):
+        one = (per_bit[..., 1] > 0).to(values.dtype)  # each value's one bit (0 where it holds nothing)
+        held = held.sum(3)  # only one bit holds samples
+        return one * steps[..., None] + values[:, None, :], held[..., 1], held[..., 0]
+    Q = bit * steps[..., None, None] + values[:, None, :, None]  # (G, C, U, 2)
+    return Q.reshape(G, -1, 2 * U), held[..., 1].reshape(G, -1, 2 * U), held[..., 0].reshape(G, -1, 2 * U)

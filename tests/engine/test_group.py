@@ -172,6 +172,15 @@ def test_the_screens_near_set_holds_every_entry_that_can_be_among_the_k_nearest(
             assert got == set(torch.nonzero(D[g, c].to(torch.float64) <= kth[g, c] + 2 * err[g, c]).flatten().tolist())
 
 
+def assert_best_ce(cands, losses, threshold, score):
+    """The search's threshold is admissible and best to within the per-sample losses' quantum (they are
+    rounded to multiples of search.QUANTUM so that sums are exact), and its score is its mean loss."""
+    i = int(np.argmin(np.abs(np.array(cands) - threshold)))
+    assert threshold == pytest.approx(cands[i], abs=1e-12)
+    assert losses[i] <= min(losses) + search.QUANTUM
+    assert score == pytest.approx(-losses[i], abs=search.QUANTUM)
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_cross_entropy_output_threshold_matches_brute_force_with_ties(seed):
     rng = np.random.default_rng(400 + seed)
@@ -186,8 +195,38 @@ def test_cross_entropy_output_threshold_matches_brute_force_with_ties(seed):
         for c in range(C):
             cands = admissible(Q[g, c])
             losses = [float(search.bce(torch.tensor(Q[g, c] - t), sign[0, 0]).mean()) for t in cands]
-            assert float(scores[g, c]) == pytest.approx(-min(losses), abs=1e-12)
-            assert float(thresholds[g, c]) == pytest.approx(cands[int(np.argmin(losses))], abs=1e-12)
+            assert_best_ce(cands, losses, float(thresholds[g, c]), float(scores[g, c]))
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("binary", [False, True])
+def test_binned_cross_entropy_output_search_is_the_search_over_every_sample(seed, binary):
+    """`output_bins` + `output_candidates` + `ce_threshold_counts` against brute force over the samples
+    one by one: sign weights (q takes few values, bins hold both bits) and real ones (each value one bin)."""
+    rng = np.random.default_rng(500 + seed)
+    G, n, h = 3, int(rng.integers(5, 60)), 4
+    A = (rng.random((G, n, h)) < 0.5).astype(float)
+    w2 = rng.choice([-1.0, 1.0], size=(G, h)) if binary else rng.normal(size=(G, h))
+    q = (A * w2[:, None, :]).sum(-1)
+    y = rng.integers(0, 2, size=(G, n))
+    y[:, 0], y[:, -1] = 0, 1
+    if binary:
+        pos, steps = torch.arange(h), torch.tensor(-2.0 * w2)
+    else:
+        pos, steps = torch.arange(h).repeat(2), torch.tensor(np.concatenate([np.full((G, h), 0.2), np.full((G, h), -0.2)], 1))
+    values, counts = search.output_bins(torch.tensor(q), torch.tensor(A), torch.tensor(y))
+    t_start = torch.tensor(rng.normal(size=G))
+    Q, positives, negatives = search.output_candidates(values, counts, pos, steps)
+    assert Q.shape[2] == (2 if binary else 1) * values.shape[1]
+    assert torch.equal(positives.sum(2), torch.tensor(y.sum(1), dtype=torch.float64)[:, None].expand(G, len(pos)))
+    thresholds, scores = search.ce_threshold_counts(Q, positives, negatives, t_start, n)
+    for g in range(G):
+        sign = torch.tensor(2.0 * y[g] - 1)
+        for c in range(len(pos)):
+            moved = A[g, :, int(pos[c])] * float(steps[g, c]) + q[g]
+            cands = admissible(moved)
+            losses = [float(search.bce(torch.tensor(moved - t), sign).mean()) for t in cands]
+            assert_best_ce(cands, losses, float(thresholds[g, c]), float(scores[g, c]))
 
 
 def test_quantised_cross_entropy_sums_do_not_depend_on_order():
