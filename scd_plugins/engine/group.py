@@ -6,7 +6,7 @@ operation works on the whole group, so its overhead is paid once per group. Deci
 accept or reject, the pocket) stay on the device as masks and `where`s; nothing is read back to the
 host inside an iteration except, on the CPU only, band widths (`search.band_width`, and the batches
 of similar widths the votes' move searches run in) and NumPy's sorts, selections and gathers.
-The hidden node's move search of SCD01 / SCDCE is screened in float32 on the CPU and settled in
+The hidden node's move search of every family is screened in float32 on the CPU and settled in
 float64 (`search._screened_block`): the same models bit for bit, with less float64 work.
 
 All four families run this loop; they differ in two switches only:
@@ -296,7 +296,7 @@ class GroupTrainer:
             table, codes = self.codes  # a byte per input: fewer cache misses than the float64 rows
             return torch.from_numpy(table[codes[f.numpy(), samples.numpy()]])
 
-        screened = self.device.type == "cpu" and not self.cfg.binary_weights
+        screened = self.device.type == "cpu"
         scores, thresholds = self._moves(ps, t1k, column_inputs, pos, steps, norms, self.x_low[coords],
                                          self.x_high[coords], sg, suffix, base, score, sorted_rows,
                                          point_inputs if screened else None)
