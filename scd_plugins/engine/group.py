@@ -236,10 +236,10 @@ class GroupTrainer:
         q = self._out(A)
         pos, steps, norms = self._candidates(self.w2, (self.w2 * self.w2).sum(1), self.cfg.w_inc2)
         if self.cfg.loss == "ce":
-            values, counts = search.output_bins(q, A, self.yb.expand(G, n))
-            t2, current = self._ce_output_fit(values, counts, self.t2, n)
-            Q, positives, negatives = search.output_candidates(values, counts, pos, steps)  # no renormalisation for CE
-            thresholds, scores = search.ce_threshold_counts(Q, positives, negatives, t2, n)
+            now, moves = search.ce_output_terms(q, A, self.yb.expand(G, n), pos, steps)  # no renormalisation for CE
+            t2, current = search.ce_threshold_counts(*now, self.t2, n)
+            t2, current = t2[:, 0], current[:, 0]
+            thresholds, scores = search.ce_threshold_counts(*moves, t2, n)
         else:
             gains, base = self._output_gains(self.yb.expand(G, n))
             order, qs, sg, suffix = self._sorted(q, gains)
@@ -263,14 +263,6 @@ class GroupTrainer:
         w2[self.ar, j] += step
         self.w2 = w2 / norm[:, None]
         self.t2 = torch.where(better, thresholds.gather(1, c)[:, 0], t2)
-
-    @staticmethod
-    def _ce_output_fit(values, counts, t_start, n):
-        """(threshold (G,), score (G,)): the exact CE search of the output threshold over `output_bins`
-        of n samples."""
-        held = counts[:, 0].sum(2)  # (G, U, 2): samples at each value by class, whatever the bits
-        t, score = search.ce_threshold_counts(values[:, None, :], held[:, None, :, 1], held[:, None, :, 0], t_start, n)
-        return t[:, 0], score[:, 0]
 
     def _hidden_step(self, rows, A, k, features, iteration):
         G, n, h = A.shape
@@ -360,8 +352,8 @@ class GroupTrainer:
         """Exact full search of the output threshold on the whole training set (initialisation)."""
         q = self._out(self._activations(self.P))
         if self.cfg.loss == "ce":
-            values, counts = search.output_bins(q, self._activations(self.P), self.y.expand(self.G, self.N))
-            return self._ce_output_fit(values, counts, self.t2, self.N)[0]
+            now, _ = search.ce_output_terms(q, self._activations(self.P), self.y.expand(self.G, self.N))
+            return search.ce_threshold_counts(*now, self.t2, self.N)[0][:, 0]
         gains, base = self._output_gains(self.y.expand(self.G, self.N))
         _, qs, _, suffix = self._sorted(q, gains)
         return search.full_search(qs, suffix, base, self._zero_one(0, full=True))[0]

@@ -516,7 +516,7 @@ def output_bins(q: torch.Tensor, A: torch.Tensor, y: torch.Tensor):
     new = torch.ones_like(qs, dtype=torch.long)
     new[:, 1:] = (qs[:, 1:] != qs[:, :-1]).long()
     rank = new.cumsum(1) - 1  # (G, n): the distinct value of each sorted sample
-    U = int(rank[:, -1].max()) + 1 if q.device.type == "cpu" else n  # no host read off the CPU
+    U = int(rank[:, -1].max()) + 1
     values = torch.full((G, U), 0.0, dtype=q.dtype, device=q.device)
     values.scatter_(1, rank, qs)
     last = rank[:, -1:]
@@ -546,3 +546,25 @@ def output_candidates(values: torch.Tensor, counts: torch.Tensor, pos: torch.Ten
         return one * steps[..., None] + values[:, None, :], held[..., 1], held[..., 0]
     Q = bit * steps[..., None, None] + values[:, None, :, None]  # (G, C, U, 2)
     return Q.reshape(G, -1, 2 * U), held[..., 1].reshape(G, -1, 2 * U), held[..., 0].reshape(G, -1, 2 * U)
+
+
+def ce_output_terms(q: torch.Tensor, A: torch.Tensor, y: torch.Tensor, pos=None, steps=None):
+    """The terms (values, positives, negatives) that `ce_threshold_counts` searches for the output node:
+    of the current weights, (G, 1, B) each, and of the candidate moves pos / steps, (G, C, B) each
+    (None when pos is None). q (G, n) output projections, A (G, n, h) activations, y (G, n) labels.
+
+    On the CPU the samples are merged by value (`output_bins`, `output_candidates`); elsewhere each
+    sample is its own term, which needs no host read and no (G, h, U, 4) counts. The results agree:
+    the sums are exact either way.
+    """
+    if q.device.type == "cpu":
+        values, counts = output_bins(q, A, y)
+        held = counts[:, 0].sum(2)  # (G, U, 2): samples at each value by class, whatever the bits
+        current = values[:, None, :], held[:, None, :, 1], held[:, None, :, 0]
+        return current, None if pos is None else output_candidates(values, counts, pos, steps)
+    positives = y.to(q.dtype)[:, None, :]
+    current = q[:, None, :], positives, 1 - positives
+    if pos is None:
+        return current, None
+    Q = A.transpose(1, 2)[:, pos] * steps[..., None] + q[:, None, :]
+    return current, (Q, positives.expand_as(Q), (1 - positives).expand_as(Q))

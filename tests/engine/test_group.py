@@ -224,6 +224,11 @@ def test_binned_cross_entropy_output_search_is_the_search_over_every_sample(seed
     assert Q.shape[2] == (2 if binary else 1) * values.shape[1]
     assert torch.equal(positives.sum(2), torch.tensor(y.sum(1), dtype=torch.float64)[:, None].expand(G, len(pos)))
     thresholds, scores = search.ce_threshold_counts(Q, positives, negatives, t_start, n)
+    # One term per sample (the layout off the CPU) gives the same bits: the sums are exact.
+    per_sample = torch.tensor(A).transpose(1, 2)[:, pos] * steps[..., None] + torch.tensor(q)[:, None, :]
+    labels = torch.tensor(y, dtype=torch.float64)[:, None, :].expand_as(per_sample)
+    apart = search.ce_threshold_counts(per_sample, labels, 1 - labels, t_start, n)
+    assert torch.equal(apart[0], thresholds) and torch.equal(apart[1], scores)
     for g in range(G):
         sign = torch.tensor(2.0 * y[g] - 1)
         for c in range(len(pos)):
