@@ -500,7 +500,7 @@ def ce_threshold_counts(Q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, t
     return options.gather(2, best)[..., 0], scores.gather(2, best)[..., 0]
 
 
-def output_bins(q: torch.Tensor, A: torch.Tensor, y: torch.Tensor):
+def output_bins(q: torch.Tensor, A: torch.Tensor | None, y: torch.Tensor):
     """The output node's samples merged by (output projection, hidden bit j), for every j.
 
     A candidate output move changes weight j only, so its projections are q + step * A[:, j]: samples
@@ -508,9 +508,11 @@ def output_bins(q: torch.Tensor, A: torch.Tensor, y: torch.Tensor):
     labels y (G, n). Returns (values (G, U) the distinct q of each vote in ascending order, padded by
     repeating the largest; counts (G, h, U, 2, 2): counts[g, j, u, a, c] samples of class c with
     q = values[g, u] and bit j = a; padding holds none). With sign weights w2 in {-1, +1} q takes at most
-    2h + 1 values, so a search costs O(h) per candidate instead of O(n).
+    2h + 1 values, so a search costs O(h) per candidate instead of O(n). A None: no bits, counts
+    (G, 1, U, 1, 2) by value and class only.
     """
-    G, n, h = A.shape
+    G, n = q.shape
+    h = 1 if A is None else A.shape[2]
     order = argsort(q).to(q.device)
     qs = q.gather(1, order)
     new = torch.ones_like(qs, dtype=torch.long)
@@ -521,8 +523,12 @@ def output_bins(q: torch.Tensor, A: torch.Tensor, y: torch.Tensor):
     values.scatter_(1, rank, qs)
     last = rank[:, -1:]
     values = torch.where(torch.arange(U, device=q.device) > last, values.gather(1, last), values)
+    labels = y.gather(1, order)
+    if A is None:
+        key = rank * 2 + labels + (torch.arange(G, device=q.device) * (2 * U))[:, None]  # u * 2 + c
+        return values, torch.bincount(key.reshape(-1), minlength=G * U * 2).to(q.dtype).reshape(G, 1, U, 1, 2)
     bits = A.gather(1, order[..., None].expand(-1, -1, h)).long()  # (G, n, h)
-    key = (rank * 4 + y.gather(1, order))[..., None] + 2 * bits  # u * 4 + a * 2 + c
+    key = (rank * 4 + labels)[..., None] + 2 * bits  # u * 4 + a * 2 + c
     key = key + (torch.arange(G * h, device=q.device) * (4 * U)).reshape(G, 1, h)
     counts = torch.bincount(key.reshape(-1), minlength=G * h * U * 4).to(q.dtype)
     return values, counts.reshape(G, h, U, 2, 2)
@@ -533,14 +539,14 @@ def output_candidates(values: torch.Tensor, counts: torch.Tensor, pos: torch.Ten
 
     Candidate c moves weight pos[c] by steps[:, c]: a bin (q, a) takes the value a * step + q (the
     arithmetic of the sample-by-sample search). Returns Q, positives, negatives, each (G, C, B). B is
-    2U; on the CPU it is U when no value holds samples with both bits of any weight (the rule with
-    real weights, where equal q means an equal activation pattern): each value is then one bin.
+    2U, or U when no value holds samples with both bits of any weight (the rule with real weights,
+    where equal q means an equal activation pattern): each value is then one bin (CPU: one host read).
     """
     G, U = values.shape
     held = counts[:, pos]  # (G, C, U, 2, 2)
     per_bit = held.sum(-1)  # (G, C, U, 2)
     bit = torch.tensor([0.0, 1.0], dtype=values.dtype, device=values.device)
-    if values.device.type == "cpu" and not bool(((per_bit[..., 0] > 0) & (per_bit[..., 1] > 0)).any()):
+    if not bool(((per_bit[..., 0] > 0) & (per_bit[..., 1] > 0)).any()):
         one = (per_bit[..., 1] > 0).to(values.dtype)  # each value's one bit (0 where it holds nothing)
         held = held.sum(3)  # only one bit holds samples
         return one * steps[..., None] + values[:, None, :], held[..., 1], held[..., 0]
@@ -558,7 +564,7 @@ def ce_output_terms(q: torch.Tensor, A: torch.Tensor, y: torch.Tensor, pos=None,
     the sums are exact either way.
     """
     if q.device.type == "cpu":
-        values, counts = output_bins(q, A, y)
+        values, counts = output_bins(q, None if pos is None else A, y)
         held = counts[:, 0].sum(2)  # (G, U, 2): samples at each value by class, whatever the bits
         current = values[:, None, :], held[:, None, :, 1], held[:, None, :, 0]
         return current, None if pos is None else output_candidates(values, counts, pos, steps)
