@@ -430,7 +430,7 @@ def ce_threshold_counts(Q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, t
     admissible threshold is the nearest admissible one below t* or the nearest above it, so only
     those two are scored; tied values are handled by looking past their whole group.
     Returns (thresholds (G, C), scores (G, C)): scores are minus the mean BCE, from per-sample losses
-    rounded to multiples of QUANTUM (`quantise`), so that they are exact sums whatever the order.
+    within one QUANTUM of the exact ones and multiples of it, so that they sum exactly in any order.
     newton_steps: at most 64 on the CPU (rows stop at convergence, mostly within 6), 32 elsewhere.
     """
     G, C, _ = Q.shape
@@ -456,10 +456,9 @@ def ce_threshold_counts(Q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, t
         if Q.device.type == "cpu" and not bool(still.any()):
             break  # every row has stopped, the remaining steps are zeros (a host read is free on the CPU)
         s = torch.sigmoid(Q - t[..., None])
-        units = torch.round(s * scale)
-        grad = ((weight * units).sum(2) / scale - positives) / n  # d loss / d bias, bias = -t: > 0: t* above t
-        units = torch.round(s * (1 - s) * scale)
-        hess = ((weight * units).sum(2) / scale / n).clamp_min(1e-300)
+        curvature = torch.addcmul(s, s, s, value=-1.0).mul_(scale).round_()  # s (1 - s), in units
+        grad = (_count_sum(s.mul_(scale).round_(), weight) / scale - positives) / n  # d loss / d bias (bias = -t)
+        hess = (_count_sum(curvature, weight) / scale / n).clamp_min(1e-300)  # grad > 0: t* lies above t
         low = torch.where(grad > 0, t, low)
         high = torch.where(grad < 0, t, high)
         target = t + grad / hess
@@ -489,10 +488,14 @@ def ce_threshold_counts(Q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, t
     valid = torch.isfinite(options)
     safe = torch.where(valid, options, torch.zeros_like(options))
 
-    def mean_bce(option):  # quantised per-sample losses, as the hidden node's: exact sums
+    def mean_bce(option):
+        """Mean BCE at the threshold `option`, in QUANTUM units summed exactly: a negative's loss is
+        softplus(z), a positive's softplus(-z) = softplus(z) - z, each term rounded to units (within
+        one unit of the loss; one softplus per term)."""
         z = Q - option[..., None]
-        softplus = torch.nn.functional.softplus
-        return (pos * quantise(softplus(-z)) + neg * quantise(softplus(z))).sum(2) / n
+        units = torch.nn.functional.softplus(z).div_(QUANTUM).round_()
+        units = _count_sum(units, weight) - _count_sum(z.div_(QUANTUM).round_(), pos)
+        return units * QUANTUM / n
 
     losses = torch.stack([mean_bce(safe[..., i]) for i in range(2)], dim=2)
     scores = torch.where(valid, -losses, torch.full_like(losses, -torch.inf))
@@ -500,19 +503,25 @@ def ce_threshold_counts(Q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, t
     return options.gather(2, best)[..., 0], scores.gather(2, best)[..., 0]
 
 
-def output_bins(q: torch.Tensor, A: torch.Tensor | None, y: torch.Tensor):
-    """The output node's samples merged by (output projection, hidden bit j), for every j.
+def _count_sum(values: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """sum over the last dim of values (G, C, B) * counts (G, C or 1, B): one batched product when the
+    counts are shared by every row (exact for the integer terms used here, whatever the order)."""
+    if counts.shape[1] == 1 and values.shape[1] > 1:
+        return torch.bmm(values, counts.transpose(1, 2))[..., 0]
+    return (values * counts).sum(2)
 
-    A candidate output move changes weight j only, so its projections are q + step * A[:, j]: samples
-    with the same q and the same bit j keep equal values. q (G, n), activations A (G, n, h) in {0, 1},
-    labels y (G, n). Returns (values (G, U) the distinct q of each vote in ascending order, padded by
-    repeating the largest; counts (G, h, U, 2, 2): counts[g, j, u, a, c] samples of class c with
-    q = values[g, u] and bit j = a; padding holds none). With sign weights w2 in {-1, +1} q takes at most
-    2h + 1 values, so a search costs O(h) per candidate instead of O(n). A None: no bits, counts
-    (G, 1, U, 1, 2) by value and class only.
+
+def output_bins(q: torch.Tensor, A: torch.Tensor | None, y: torch.Tensor):
+    """The output node's samples merged by output projection.
+
+    q (G, n), activations A (G, n, h) in {0, 1}, labels y (G, n). Returns values (G, U): the distinct q
+    of each vote in ascending order, padded by repeating the largest; held (G, U, 2): samples at each
+    value by class (padding holds none); ones (G, U, 2, h): of those, the ones with hidden bit j on
+    (None when A is None). A candidate output move changes weight j only, so its projections are
+    q + step * A[:, j]: samples with the same q and the same bit j keep equal values. With sign weights
+    w2 in {-1, +1} q takes at most 2h + 1 values, so a search costs O(h) per candidate, not O(n).
     """
     G, n = q.shape
-    h = 1 if A is None else A.shape[2]
     order = argsort(q).to(q.device)
     qs = q.gather(1, order)
     new = torch.ones_like(qs, dtype=torch.long)
@@ -523,54 +532,57 @@ def output_bins(q: torch.Tensor, A: torch.Tensor | None, y: torch.Tensor):
     values.scatter_(1, rank, qs)
     last = rank[:, -1:]
     values = torch.where(torch.arange(U, device=q.device) > last, values.gather(1, last), values)
-    labels = y.gather(1, order)
+    key = rank * 2 + y.gather(1, order)  # (G, n): u * 2 + c
+    flat = key + (torch.arange(G, device=q.device) * (2 * U))[:, None]
+    held = torch.bincount(flat.reshape(-1), minlength=G * U * 2).to(q.dtype).reshape(G, U, 2)
     if A is None:
-        key = rank * 2 + labels + (torch.arange(G, device=q.device) * (2 * U))[:, None]  # u * 2 + c
-        return values, torch.bincount(key.reshape(-1), minlength=G * U * 2).to(q.dtype).reshape(G, 1, U, 1, 2)
-    bits = A.gather(1, order[..., None].expand(-1, -1, h)).long()  # (G, n, h)
-    key = (rank * 4 + labels)[..., None] + 2 * bits  # u * 4 + a * 2 + c
-    key = key + (torch.arange(G * h, device=q.device) * (4 * U)).reshape(G, 1, h)
-    counts = torch.bincount(key.reshape(-1), minlength=G * h * U * 4).to(q.dtype)
-    return values, counts.reshape(G, h, U, 2, 2)
+        return values, held, None
+    h = A.shape[2]
+    bits = A.gather(1, order[..., None].expand(-1, -1, h))
+    ones = torch.zeros((G, 2 * U, h), dtype=q.dtype, device=q.device).scatter_add_(1, key[..., None].expand(-1, -1, h),
+                                                                                  bits)
+    return values, held, ones.reshape(G, U, 2, h)
 
 
-def output_candidates(values: torch.Tensor, counts: torch.Tensor, pos: torch.Tensor, steps: torch.Tensor):
-    """The candidate output moves' values and counts for `ce_threshold_counts`, from `output_bins`.
+def output_candidates(values: torch.Tensor, held: torch.Tensor, ones: torch.Tensor, pos: torch.Tensor,
+                      steps: torch.Tensor):
+    """The candidate output moves' terms for `ce_threshold_counts`, from `output_bins`.
 
-    Candidate c moves weight pos[c] by steps[:, c]: a bin (q, a) takes the value a * step + q (the
-    arithmetic of the sample-by-sample search). Returns Q, positives, negatives, each (G, C, B). B is
-    2U, or U when no value holds samples with both bits of any weight (the rule with real weights,
-    where equal q means an equal activation pattern): each value is then one bin (CPU: one host read).
+    Candidate c moves weight pos[c] by steps[:, c]: samples at value q with bit a take the value
+    a * step + q (the arithmetic of the sample-by-sample search). Returns (Q, positives, negatives).
+    When no value holds samples with both bits of a weight (the rule with real weights, where equal q
+    means an equal activation pattern), each value is one term: Q (G, C, U), counts (G, 1, U) shared by
+    every candidate. Otherwise (sign weights) each value splits by bit: (G, C, 2U) each. One host read.
     """
-    G, U = values.shape
-    held = counts[:, pos]  # (G, C, U, 2, 2)
-    per_bit = held.sum(-1)  # (G, C, U, 2)
-    bit = torch.tensor([0.0, 1.0], dtype=values.dtype, device=values.device)
-    if not bool(((per_bit[..., 0] > 0) & (per_bit[..., 1] > 0)).any()):
-        one = (per_bit[..., 1] > 0).to(values.dtype)  # each value's one bit (0 where it holds nothing)
-        held = held.sum(3)  # only one bit holds samples
-        return one * steps[..., None] + values[:, None, :], held[..., 1], held[..., 0]
-    Q = bit * steps[..., None, None] + values[:, None, :, None]  # (G, C, U, 2)
-    return Q.reshape(G, -1, 2 * U), held[..., 1].reshape(G, -1, 2 * U), held[..., 0].reshape(G, -1, 2 * U)
+    positives, negatives = held[..., 1].contiguous(), held[..., 0].contiguous()  # (G, U)
+    on = ones.sum(2)  # (G, U, h): samples with bit j on
+    bit = on > 0
+    if not bool((bit & (on < held.sum(2)[..., None])).any()):
+        Q = bit[:, :, pos].transpose(1, 2).to(values.dtype) * steps[..., None] + values[:, None, :]
+        return Q, positives[:, None, :], negatives[:, None, :]
+    one = ones[:, :, :, pos]  # (G, U, 2, C)
+    pos1, neg1 = one[:, :, 1].transpose(1, 2), one[:, :, 0].transpose(1, 2)  # (G, C, U)
+    Q = torch.cat([0.0 * steps[..., None] + values[:, None, :], 1.0 * steps[..., None] + values[:, None, :]], dim=2)
+    return (Q, torch.cat([positives[:, None, :] - pos1, pos1], dim=2),
+            torch.cat([negatives[:, None, :] - neg1, neg1], dim=2))
 
 
 def ce_output_terms(q: torch.Tensor, A: torch.Tensor, y: torch.Tensor, pos=None, steps=None):
     """The terms (values, positives, negatives) that `ce_threshold_counts` searches for the output node:
-    of the current weights, (G, 1, B) each, and of the candidate moves pos / steps, (G, C, B) each
-    (None when pos is None). q (G, n) output projections, A (G, n, h) activations, y (G, n) labels.
+    of the current weights, (G, 1, B) each, and of the candidate moves pos / steps, (G, C, B) or
+    broadcastable to it (None when pos is None). q (G, n) output projections, A (G, n, h) activations,
+    y (G, n) labels.
 
     On the CPU the samples are merged by value (`output_bins`, `output_candidates`); elsewhere each
-    sample is its own term, which needs no host read and no (G, h, U, 4) counts. The results agree:
-    the sums are exact either way.
+    sample is its own term, which needs no host read. The results agree: the sums are exact either way.
     """
     if q.device.type == "cpu":
-        values, counts = output_bins(q, None if pos is None else A, y)
-        held = counts[:, 0].sum(2)  # (G, U, 2): samples at each value by class, whatever the bits
+        values, held, ones = output_bins(q, None if pos is None else A, y)
         current = values[:, None, :], held[:, None, :, 1], held[:, None, :, 0]
-        return current, None if pos is None else output_candidates(values, counts, pos, steps)
+        return current, None if pos is None else output_candidates(values, held, ones, pos, steps)
     positives = y.to(q.dtype)[:, None, :]
     current = q[:, None, :], positives, 1 - positives
     if pos is None:
         return current, None
     Q = A.transpose(1, 2)[:, pos] * steps[..., None] + q[:, None, :]
-    return current, (Q, positives.expand_as(Q), (1 - positives).expand_as(Q))
+    return current, (Q, positives, 1 - positives)

@@ -218,11 +218,12 @@ def test_binned_cross_entropy_output_search_is_the_search_over_every_sample(seed
         pos, steps = torch.arange(h), torch.tensor(-2.0 * w2)
     else:
         pos, steps = torch.arange(h).repeat(2), torch.tensor(np.concatenate([np.full((G, h), 0.2), np.full((G, h), -0.2)], 1))
-    values, counts = search.output_bins(torch.tensor(q), torch.tensor(A), torch.tensor(y))
+    values, held, ones = search.output_bins(torch.tensor(q), torch.tensor(A), torch.tensor(y))
     t_start = torch.tensor(rng.normal(size=G))
-    Q, positives, negatives = search.output_candidates(values, counts, pos, steps)
+    Q, positives, negatives = search.output_candidates(values, held, ones, pos, steps)
     assert Q.shape[2] == (2 if binary else 1) * values.shape[1]
-    assert torch.equal(positives.sum(2), torch.tensor(y.sum(1), dtype=torch.float64)[:, None].expand(G, len(pos)))
+    for counts, labels in ((positives, y), (negatives, 1 - y)):
+        assert torch.equal(counts.sum(2).expand(G, len(pos)), torch.tensor(labels.sum(1), dtype=torch.float64)[:, None].expand(G, len(pos)))
     thresholds, scores = search.ce_threshold_counts(Q, positives, negatives, t_start, n)
     # One term per sample (the layout off the CPU) gives the same bits: the sums are exact.
     per_sample = torch.tensor(A).transpose(1, 2)[:, pos] * steps[..., None] + torch.tensor(q)[:, None, :]
