@@ -350,9 +350,10 @@ class GroupTrainer:
 
     def _fit_output_full(self):
         """Exact full search of the output threshold on the whole training set (initialisation)."""
-        q = self._out(self._activations(self.P))
+        A = self._activations(self.P)
+        q = self._out(A)
         if self.cfg.loss == "ce":
-            now, _ = search.ce_output_terms(q, self._activations(self.P), self.y.expand(self.G, self.N))
+            now, _ = search.ce_output_terms(q, A, self.y.expand(self.G, self.N))
             return search.ce_threshold_counts(*now, self.t2, self.N)[0][:, 0]
         gains, base = self._output_gains(self.y.expand(self.G, self.N))
         _, qs, _, suffix = self._sorted(q, gains)

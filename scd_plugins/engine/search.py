@@ -410,12 +410,6 @@ def bce(z: torch.Tensor, sign: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.softplus(-sign * z)
 
 
-def ce_threshold(Q: torch.Tensor, sign: torch.Tensor, t_start: torch.Tensor, newton_steps: int | None = None):
-    """`ce_threshold_counts` with one sample per value: Q (G, C, n) and sign (G, 1, n) = 2y - 1."""
-    pos = (sign > 0).to(Q.dtype).expand(Q.shape)
-    return ce_threshold_counts(Q, pos, 1.0 - pos, t_start, Q.shape[2], newton_steps)
-
-
 def ce_threshold_counts(Q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, t_start: torch.Tensor, n: int,
                         newton_steps: int | None = None):
     """Best admissible output threshold under mean BCE, per candidate row of values Q (G, C, B).
@@ -442,7 +436,8 @@ def ce_threshold_counts(Q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, t
     # a bracket that each step narrows; a Newton step leaving it is replaced by bisection (plain Newton
     # can cycle on this loss when it starts far from t*).
     big = torch.finfo(Q.dtype).max
-    ybar = (pos.sum(2) / n).clamp(1e-12, 1 - 1e-12)
+    positives = pos.sum(2)
+    ybar = (positives / n).clamp(1e-12, 1 - 1e-12)
     logit = torch.log(ybar) - torch.log1p(-ybar)
     low = torch.where(present, Q, big).amin(2) - logit
     high = torch.where(present, Q, -big).amax(2) - logit
@@ -451,7 +446,6 @@ def ce_threshold_counts(Q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, t
     # Sums of count * integer are exact in any order: a value's bins may sit anywhere in a row padded
     # to its group's longest, and the result stays that of the vote alone.
     scale = 2.0 ** (52 - max(1, int(n)).bit_length())  # sigmoids in units of 1 / scale: n of them sum exactly
-    positives = pos.sum(2)
     for _ in range(newton_steps):
         if Q.device.type == "cpu" and not bool(still.any()):
             break  # every row has stopped, the remaining steps are zeros (a host read is free on the CPU)
@@ -528,10 +522,7 @@ def output_bins(q: torch.Tensor, A: torch.Tensor | None, y: torch.Tensor):
     new[:, 1:] = (qs[:, 1:] != qs[:, :-1]).long()
     rank = new.cumsum(1) - 1  # (G, n): the distinct value of each sorted sample
     U = int(rank[:, -1].max()) + 1
-    values = torch.full((G, U), 0.0, dtype=q.dtype, device=q.device)
-    values.scatter_(1, rank, qs)
-    last = rank[:, -1:]
-    values = torch.where(torch.arange(U, device=q.device) > last, values.gather(1, last), values)
+    values = qs[:, -1:].expand(G, U).clone().scatter_(1, rank, qs)  # padding: the largest value
     key = rank * 2 + y.gather(1, order)  # (G, n): u * 2 + c
     flat = key + (torch.arange(G, device=q.device) * (2 * U))[:, None]
     held = torch.bincount(flat.reshape(-1), minlength=G * U * 2).to(q.dtype).reshape(G, U, 2)

@@ -194,7 +194,9 @@ def test_cross_entropy_output_threshold_matches_brute_force_with_ties(seed):
     y = rng.integers(0, 2, size=n)
     y[0], y[-1] = 0, 1
     sign = torch.tensor(2.0 * y - 1).expand(G, 1, n)
-    thresholds, scores = search.ce_threshold(torch.tensor(Q), sign, torch.tensor(rng.normal(size=G)))
+    positives = (sign > 0).to(torch.float64).expand(G, C, n)
+    thresholds, scores = search.ce_threshold_counts(torch.tensor(Q), positives, 1 - positives,
+                                                    torch.tensor(rng.normal(size=G)), n)
     for g in range(G):
         for c in range(C):
             cands = admissible(Q[g, c])
