@@ -4,8 +4,10 @@ Every tensor has a leading vote axis: weights W1 (G, d, h), w2 (G, h), threshold
 cached projections P (G, N, h) and activations A_full (G, N, h) of the whole training set. Each
 operation works on the whole group, so its overhead is paid once per group. Decisions (argmax,
 accept or reject, the pocket) stay on the device as masks and `where`s; nothing is read back to the
-host inside an iteration except, on the CPU only, band widths (`search.band_width`, and the batches
-of similar widths the votes' move searches run in) and NumPy's sorts, selections and gathers.
+host inside an iteration except on the host path (`engine.host`: the CPU), where that is free: band
+widths (`search.band_width`, and the batches of similar widths the votes' move searches run in) and
+NumPy's sorts, selections and gathers. The accelerator path is tested on CPU tensors
+(tests/engine/test_device_path.py): the same models, and no host read inside `iterate`.
 The hidden node's move search of every family is screened in float32 on the CPU and settled in
 float64 (`search._screened_block`): the same models bit for bit, with less float64 work.
 
@@ -30,6 +32,7 @@ import torch
 from scd_plugins.engine import search
 from scd_plugins.engine.codes import byte_codes
 from scd_plugins.engine.config import VoteConfig
+from scd_plugins.engine.host import host_path
 from scd_plugins.engine.objective import ZeroOne
 
 
@@ -83,8 +86,9 @@ class GroupTrainer:
         self.x_low, self.x_high = low, high  # per-feature range: bounds what a move can do
         self.ar = torch.arange(self.G, device=dev)
         self.XT_flat = XT.reshape(-1)
-        self.XT_np = self.XT_flat.numpy() if dev.type == "cpu" else None
-        if dev.type != "cpu":
+        self.host = host_path(dev)  # host reads are free (engine.host): NumPy, band widths, byte codes
+        self.XT_np = self.XT_flat.numpy() if self.host else None
+        if not self.host:
             codes = None
         self.codes = byte_codes(XT.numpy()) if isinstance(codes, str) else codes
         self.table32 = None if self.codes is None else self.codes[0].astype(np.float32)  # screening only
@@ -288,7 +292,7 @@ class GroupTrainer:
             table, codes = self.codes  # a byte per input: fewer cache misses than the float64 rows
             return torch.from_numpy(table[codes[f.numpy(), samples.numpy()]])
 
-        screened = self.device.type == "cpu"
+        screened = self.host
         scores, thresholds = self._moves(ps, t1k, column_inputs, pos, steps, norms, self.x_low[coords],
                                          self.x_high[coords], sg, suffix, base, score, sorted_rows,
                                          point_inputs if screened else None)
@@ -316,7 +320,7 @@ class GroupTrainer:
         of their float64 size) and the band's samples taken from that copy, then looked up; without
         codes, one NumPy take of the band's entries (cheaper than copying float64 rows whole).
         """
-        if self.device.type != "cpu":
+        if not self.host:
             return self.XT_flat[f[:, :, None] * self.N + samples[:, None, :]]
         if self.codes is None:
             return torch.from_numpy(np.take(self.XT_np, (f[:, :, None] * self.N + samples[:, None, :]).numpy()))
@@ -402,7 +406,7 @@ class GroupTrainer:
     def _keep(self, better, best):
         """Pocket copy of the improved votes (a `where` off the CPU; an index copy on it)."""
         state = (self.W1, self.t1, self.w2, self.t2)
-        if self.device.type == "cpu":
+        if self.host:
             idx = torch.nonzero(better).flatten()
             if len(idx):
                 for dst, src in zip(best, state):
@@ -411,25 +415,38 @@ class GroupTrainer:
         return tuple(torch.where(better.view(-1, *([1] * (s.dim() - 1))), s, b) for s, b in zip(state, best))
 
     def train(self, progress=None) -> dict:
-        self._initialise()
-        best_score = self.full_score()
-        best = tuple(t.clone() for t in (self.W1, self.t1, self.w2, self.t2))
+        self.start()
         for it in range(self.cfg.iterations):
-            rows, k, features = self._draw()
-            A = self.A_full.gather(1, rows[..., None].expand(-1, -1, self.cfg.hidden_nodes))
-            self._output_step(A, it)
-            self._hidden_step(rows, A, k, features, it)  # activations are unchanged by an output move
-            if (it + 1) % self.cfg.refresh_every == 0:
-                self.P = self._project()
-                self.A_full = self._activations(self.P)
-            score = self.full_score()
-            better = score > best_score
-            best_score = torch.where(better, score, best_score)
-            best = self._keep(better, best)
+            self.iterate(it)
             if progress is not None:
                 progress(it)
-        W1, t1, w2, t2 = (t.detach().cpu().to(torch.float64).numpy() for t in best)
-        return {"W1": W1, "b1": -t1, "w2": w2, "b2": -t2, "train_score": best_score.cpu().numpy()}
+        return self.result()
+
+    def start(self):
+        """Initialisation (spec 3.1) and the pocket's first copy."""
+        self._initialise()
+        self.best_score = self.full_score()
+        self.best = tuple(t.clone() for t in (self.W1, self.t1, self.w2, self.t2))
+
+    def iterate(self, it: int):
+        """Iteration `it` of every vote (spec 3.2), pocket included; off the host path nothing in it reads a
+        value back to the host."""
+        rows, k, features = self._draw()
+        A = self.A_full.gather(1, rows[..., None].expand(-1, -1, self.cfg.hidden_nodes))
+        self._output_step(A, it)
+        self._hidden_step(rows, A, k, features, it)  # activations are unchanged by an output move
+        if (it + 1) % self.cfg.refresh_every == 0:
+            self.P = self._project()
+            self.A_full = self._activations(self.P)
+        score = self.full_score()
+        better = score > self.best_score
+        self.best_score = torch.where(better, score, self.best_score)
+        self.best = self._keep(better, self.best)
+
+    def result(self) -> dict:
+        """The pocket parameters as host float64 arrays (leading vote axis) and their full-training score."""
+        W1, t1, w2, t2 = (t.detach().cpu().to(torch.float64).numpy() for t in self.best)
+        return {"W1": W1, "b1": -t1, "w2": w2, "b2": -t2, "train_score": self.best_score.cpu().numpy()}
 
 
 def train_group(XT, y, cfg: VoteConfig, seeds, device: str = "cpu", codes="auto") -> dict:

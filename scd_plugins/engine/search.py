@@ -25,6 +25,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 import torch
 
+from scd_plugins.engine.host import host_path
+
 Score = Callable[[torch.Tensor], torch.Tensor]
 QUANTUM = 2.0 ** -24  # cross-entropy gains are multiples of this: sums of up to 2**29 of them are exact
 
@@ -37,7 +39,7 @@ def quantise(x: torch.Tensor) -> torch.Tensor:
 def argsort(x: torch.Tensor) -> torch.Tensor:
     """Ascending order along the last dim: NumPy's vectorised sort on the CPU (several times faster than
     torch's there), torch's elsewhere. Ties may come in any order: no search splits a tied group."""
-    if x.device.type == "cpu":
+    if host_path(x):
         return torch.from_numpy(np.argsort(x.numpy(), axis=-1, kind="quicksort"))
     return torch.argsort(x, dim=-1)
 
@@ -119,7 +121,7 @@ def width_batches(sorted_p, t0, steps, norms, x_low, x_high, interval, near, was
     vote needs one of its own. Results do not depend on the batching.
     """
     G, n = sorted_p.shape
-    if G == 1 or sorted_p.device.type != "cpu":
+    if G == 1 or not host_path(sorted_p):
         return [None]
     k = max(1, min(2 * interval, n))
     a, b = band(sorted_p, t0, steps, norms, x_low, x_high, _radius(near, t0))
@@ -140,7 +142,7 @@ def width_batches(sorted_p, t0, steps, norms, x_low, x_high, interval, near, was
 def band_width(a: torch.Tensor, b: torch.Tensor, n: int, k: int) -> int:
     """The one block width a group's search uses: the widest vote's band on the CPU (reading it costs
     nothing there), every sample on other devices (no host synchronisation inside an iteration)."""
-    if a.device.type != "cpu":
+    if not host_path(a):
         return n
     return min(n, max(k, int((b - a).max())))
 
@@ -199,7 +201,7 @@ def smallest(distance: torch.Tensor, k: int, reach: torch.Tensor | None = None):
     there); elsewhere torch.topk. `reach`, a guess of the k-th smallest value, is not needed by either
     and is ignored.
     """
-    if distance.device.type != "cpu":
+    if not host_path(distance):
         return torch.topk(distance, k, dim=2, largest=False, sorted=False)
     d = distance.numpy()
     idx = np.argpartition(d, k - 1, axis=-1)[..., :k]
@@ -374,14 +376,14 @@ def screen_set(D: torch.Tensor, k: int, err: torch.Tensor):
     the time of an argpartition), then one mask: its nonzero entries are S', row by row.
     """
     G, C, L = D.shape
-    if D.device.type == "cpu":
+    if host_path(D):
         Dn = D.numpy()
         reach = torch.from_numpy(np.partition(Dn, k - 1, axis=-1)[..., k - 1])
     else:
         reach = torch.kthvalue(D, k, dim=2).values
     cut = (reach.to(torch.float64) + 2 * err).to(torch.float32)
     cut = torch.nextafter(cut, torch.full_like(cut, torch.inf))  # rounded up: no entry of S' left out
-    if D.device.type != "cpu":
+    if not host_path(D):
         keep = D <= cut[..., None]
         counts = keep.sum(2)
         flat = torch.nonzero(keep.reshape(-1)).flatten()
@@ -429,7 +431,7 @@ def ce_threshold_counts(Q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, t
     """
     G, C, _ = Q.shape
     if newton_steps is None:
-        newton_steps = 64 if Q.device.type == "cpu" else 32
+        newton_steps = 64 if host_path(Q) else 32
     weight = pos + neg
     present = weight > 0
     # t* solves mean sigmoid(Q - t) = mean y, so it lies in [min Q - logit(ybar), max Q - logit(ybar)]:
@@ -447,7 +449,7 @@ def ce_threshold_counts(Q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, t
     # to its group's longest, and the result stays that of the vote alone.
     scale = 2.0 ** (52 - max(1, int(n)).bit_length())  # sigmoids in units of 1 / scale: n of them sum exactly
     for _ in range(newton_steps):
-        if Q.device.type == "cpu" and not bool(still.any()):
+        if host_path(Q) and not bool(still.any()):
             break  # every row has stopped, the remaining steps are zeros (a host read is free on the CPU)
         s = torch.sigmoid(Q - t[..., None])
         curvature = torch.addcmul(s, s, s, value=-1.0).mul_(scale).round_()  # s (1 - s), in units
@@ -567,7 +569,7 @@ def ce_output_terms(q: torch.Tensor, A: torch.Tensor, y: torch.Tensor, pos=None,
     On the CPU the samples are merged by value (`output_bins`, `output_candidates`); elsewhere each
     sample is its own term, which needs no host read. The results agree: the sums are exact either way.
     """
-    if q.device.type == "cpu":
+    if host_path(q):
         values, held, ones = output_bins(q, None if pos is None else A, y)
         current = values[:, None, :], held[:, None, :, 1], held[:, None, :, 0]
         return current, None if pos is None else output_candidates(values, held, ones, pos, steps)
