@@ -232,7 +232,7 @@ class GroupTrainer:
     def _sorted(self, p, gains):
         order = search.argsort(p).to(p.device)
         ps = p.gather(1, order)
-        sg = gains.gather(1, order[..., None].expand(-1, -1, gains.shape[2]))
+        sg = search.take_rows(gains, order)
         return order, ps, sg, search.suffix_sums(sg)
 
     def _output_step(self, A, iteration):
@@ -253,8 +253,8 @@ class GroupTrainer:
 
             def column_inputs(positions, coords, g):
                 rows = (order if g is None else order[g]).gather(1, positions)
-                Ab = (A if g is None else A[g]).gather(1, rows[..., None].expand(-1, -1, h))  # (G', L, h)
-                return Ab.gather(2, coords[:, None, :].expand(-1, Ab.shape[1], -1)).transpose(1, 2)
+                Ab = search.take_rows(A if g is None else A[g], rows).transpose(1, 2)  # (G', h, L)
+                return Ab.gather(1, coords[:, :, None].expand(-1, -1, Ab.shape[2]))
 
             scores, thresholds = self._moves(qs, t2, column_inputs, pos, steps, norms, zeros, zeros + 1, sg,
                                              suffix, base, score)
@@ -432,7 +432,7 @@ class GroupTrainer:
         """Iteration `it` of every vote (spec 3.2), pocket included; off the host path nothing in it reads a
         value back to the host."""
         rows, k, features = self._draw()
-        A = self.A_full.gather(1, rows[..., None].expand(-1, -1, self.cfg.hidden_nodes))
+        A = search.take_rows(self.A_full, rows)
         self._output_step(A, it)
         self._hidden_step(rows, A, k, features, it)  # activations are unchanged by an output move
         if (it + 1) % self.cfg.refresh_every == 0:

@@ -44,6 +44,15 @@ def argsort(x: torch.Tensor) -> torch.Tensor:
     return torch.argsort(x, dim=-1)
 
 
+def take_rows(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """x[g, index[g, i]] as (G, M, ...) for x (G, N, ...) and index (G, M): one `index_select` of the
+    flattened rows (the same values as a gather with the index expanded over the trailing dims,
+    several times faster on the CPU)."""
+    G, N = x.shape[:2]
+    flat = (index + torch.arange(G, device=x.device)[:, None] * N).reshape(-1)
+    return x.reshape(G * N, *x.shape[2:]).index_select(0, flat).reshape(*index.shape, *x.shape[2:])
+
+
 def suffix_sums(sorted_gains: torch.Tensor) -> torch.Tensor:
     """(G, n + 1, K): row j holds the gains of sorted samples j.. (on above a split before j); row n is 0."""
     tail = sorted_gains.flip(1).cumsum(1).flip(1)
@@ -176,7 +185,7 @@ def window_search(values: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, c
     if columns is not None:
         idx = columns.gather(2, idx)
     K = gains.shape[2]
-    g = gains.gather(1, idx.reshape(G, C * k, 1).expand(-1, -1, K)).reshape(G, C, k, K)
+    g = take_rows(gains, idx.reshape(G, C * k)).reshape(G, C, k, K)
     on = window > t0[:, None, None]
     inside = nearest.gather(2, order) < edge
     prefix = torch.cat([torch.zeros_like(g[:, :, :1]), g.cumsum(2)], dim=2)  # (G, C, k + 1, K)
@@ -275,7 +284,7 @@ def _search_block(sorted_p, t0, x, steps, norms, sorted_gains, suffix, base, sco
     values = x * steps[:, :, None]
     values += sorted_p.gather(1, positions)[:, None, :]
     values /= norms[:, :, None]  # = moved(p, x, step, norm), the same roundings
-    gains = sorted_gains.gather(1, positions[:, :, None].expand(-1, -1, K))
+    gains = take_rows(sorted_gains, positions)
     # 0-1 gains are small integers: float32 products are exact and cheaper; quantised CE gains need float64.
     small = sorted_gains.dtype if score_is_ce(score) else torch.float32
     on = torch.empty(values.shape, dtype=small, device=values.device)
@@ -332,7 +341,7 @@ def _screened_block(sorted_p, t0, inputs, screen_inputs, exact_at, positions, st
     else:
         E = torch.addcmul(p.to(torch.float32)[:, None, :], x.to(torch.float32), steps.to(torch.float32)[:, :, None])
         E -= offset.to(torch.float32)[:, :, None]
-    gains = sorted_gains.gather(1, positions[:, :, None].expand(-1, -1, K))
+    gains = take_rows(sorted_gains, positions)
     small = sorted_gains.dtype if score_is_ce(score) else torch.float32
     on = torch.empty(E.shape, dtype=small, device=E.device)
     torch.gt(E, 0, out=on)
@@ -350,7 +359,7 @@ def _screened_block(sorted_p, t0, inputs, screen_inputs, exact_at, positions, st
     values = torch.where(valid, v, torch.full_like(v, torch.inf))
     # Sides settled exactly: what the screen put on or off wrongly, corrected in the counters.
     fix = ((values > t0[:, None, None]).to(gains.dtype) - on.gather(2, columns).to(gains.dtype)) * valid
-    g_at = gains.gather(1, columns.reshape(G, C * M, 1).expand(-1, -1, K)).reshape(G, C, M, K)
+    g_at = take_rows(gains, columns.reshape(G, C * M)).reshape(G, C, M, K)
     current = current + (fix[..., None] * g_at).sum(2)
     # The exact window's edge, and whether more samples tie at it than the window holds.
     distance = torch.empty(values.shape, dtype=torch.float32, device=E.device)
@@ -444,25 +453,7 @@ def ce_threshold_counts(Q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, t
     low = torch.where(present, Q, big).amin(2) - logit
     high = torch.where(present, Q, -big).amax(2) - logit
     t = torch.minimum(torch.maximum(t_start[:, None].expand(G, C), low), high)
-    still = torch.ones_like(t, dtype=torch.bool)
-    # Sums of count * integer are exact in any order: a value's bins may sit anywhere in a row padded
-    # to its group's longest, and the result stays that of the vote alone.
-    scale = 2.0 ** (52 - max(1, int(n)).bit_length())  # sigmoids in units of 1 / scale: n of them sum exactly
-    for _ in range(newton_steps):
-        if host_path(Q) and not bool(still.any()):
-            break  # every row has stopped, the remaining steps are zeros (a host read is free on the CPU)
-        s = torch.sigmoid(Q - t[..., None])
-        curvature = torch.addcmul(s, s, s, value=-1.0).mul_(scale).round_()  # s (1 - s), in units
-        grad = (_count_sum(s.mul_(scale).round_(), weight) / scale - positives) / n  # d loss / d bias (bias = -t)
-        hess = (_count_sum(curvature, weight) / scale / n).clamp_min(1e-300)  # grad > 0: t* lies above t
-        low = torch.where(grad > 0, t, low)
-        high = torch.where(grad < 0, t, high)
-        target = t + grad / hess
-        target = torch.where((target > low) & (target < high), target, (low + high) / 2)
-        target = torch.where(grad == 0, t, target)
-        step = torch.where(still, target - t, torch.zeros_like(t))
-        t = t + step
-        still = still & (step.abs() > 1e-13 * (1.0 + t.abs()))
+    t = _newton(Q, weight, positives.expand(G, C), n, t, low, high, newton_steps)
     inf = torch.full((), torch.inf, dtype=Q.dtype, device=Q.device)  # a fill, not a host copy
     above = Q > t[..., None]
     lo = torch.where(above | ~present, -inf, Q).amax(2)  # largest value at or below t* (-inf: none)
@@ -499,12 +490,59 @@ def ce_threshold_counts(Q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, t
     return options.gather(2, best)[..., 0], scores.gather(2, best)[..., 0]
 
 
+def _newton(Q, weight, positives, n, t, low, high, steps):
+    """The safeguarded Newton iteration of `ce_threshold_counts`: t (G, C) moved to the continuous optimum
+    within the bracket [low, high] (G, C). On the host path only the rows still moving are computed
+    once they are at most half of those computed (most stop within 4 steps; the slowest take about
+    10): the same t bit for bit, since every row's sums are exact whatever the layout."""
+    G, C, B = Q.shape
+    host = host_path(Q)
+    still = torch.ones_like(t, dtype=torch.bool)
+    rows = None  # once compacted: the flat rows (G * C) being computed, and t of every row in `final`
+    # Sums of count * integer are exact in any order: a value's bins may sit anywhere in a row padded
+    # to its group's longest, and the result stays that of the vote alone.
+    scale = 2.0 ** (52 - max(1, int(n)).bit_length())  # sigmoids in units of 1 / scale: n of them sum exactly
+    for _ in range(steps):
+        if host:  # a host read is free here
+            moving = int(still.sum())
+            if moving == 0:
+                break  # every row has stopped: the remaining steps would be zeros
+            if moving <= still.numel() // 2:
+                keep = torch.nonzero(still.reshape(-1)).flatten()
+                if rows is None:
+                    final, rows = t.reshape(-1).clone(), keep
+                    Q = Q.reshape(G * C, B)[keep]
+                    weight = weight[:, 0][keep // C] if weight.shape[1] == 1 else weight.reshape(G * C, B)[keep]
+                else:
+                    final[rows] = t
+                    rows, Q, weight = rows[keep], Q[keep], weight[keep]
+                t, low, high, positives = (v.reshape(-1)[keep] for v in (t, low, high, positives))
+                still = torch.ones_like(t, dtype=torch.bool)
+        s = torch.sigmoid(Q - t[..., None])
+        curvature = torch.addcmul(s, s, s, value=-1.0).mul_(scale).round_()  # s (1 - s), in units
+        grad = (_count_sum(s.mul_(scale).round_(), weight) / scale - positives) / n  # d loss / d bias (bias = -t)
+        hess = (_count_sum(curvature, weight) / scale / n).clamp_min(1e-300)  # grad > 0: t* lies above t
+        low = torch.where(grad > 0, t, low)
+        high = torch.where(grad < 0, t, high)
+        target = t + grad / hess
+        target = torch.where((target > low) & (target < high), target, (low + high) / 2)
+        target = torch.where(grad == 0, t, target)
+        step = torch.where(still, target - t, torch.zeros_like(t))
+        t = t + step
+        still = still & (step.abs() > 1e-13 * (1.0 + t.abs()))
+    if rows is None:
+        return t
+    final[rows] = t
+    return final.reshape(G, C)
+
+
 def _count_sum(values: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-    """sum over the last dim of values (G, C, B) * counts (G, C or 1, B): one batched product when the
-    counts are shared by every row (exact for the integer terms used here, whatever the order)."""
-    if counts.shape[1] == 1 and values.shape[1] > 1:
+    """sum over the last dim of values (G, C, B) * counts (G, C or 1, B), or of (R, B) * (R, B): one
+    batched product when the counts are shared by every row (exact for the integer terms used here,
+    whatever the order)."""
+    if values.dim() == 3 and counts.shape[1] == 1 and values.shape[1] > 1:
         return torch.bmm(values, counts.transpose(1, 2))[..., 0]
-    return (values * counts).sum(2)
+    return (values * counts).sum(-1)
 
 
 def output_bins(q: torch.Tensor, A: torch.Tensor | None, y: torch.Tensor):
@@ -512,10 +550,13 @@ def output_bins(q: torch.Tensor, A: torch.Tensor | None, y: torch.Tensor):
 
     q (G, n), activations A (G, n, h) in {0, 1}, labels y (G, n). Returns values (G, U): the distinct q
     of each vote in ascending order, padded by repeating the largest; held (G, U, 2): samples at each
-    value by class (padding holds none); ones (G, U, 2, h): of those, the ones with hidden bit j on
-    (None when A is None). A candidate output move changes weight j only, so its projections are
-    q + step * A[:, j]: samples with the same q and the same bit j keep equal values. With sign weights
-    w2 in {-1, +1} q takes at most 2h + 1 values, so a search costs O(h) per candidate, not O(n).
+    value by class (padding holds none); and, when A is given, either pattern (G, U, h): the hidden
+    bits of each value, when all its samples share them (the rule with real weights, where equal q
+    means an equal activation pattern), or else ones (G, U, 2, h): of each value's samples by class, the
+    ones with bit j on (the other is None). A candidate output move changes weight j only, so its
+    projections are q + step * A[:, j]: samples with the same q and the same bit j keep equal values.
+    With sign weights w2 in {-1, +1} q takes at most 2h + 1 values, so a search costs O(h) per
+    candidate, not O(n). One host read (U), two with A.
     """
     G, n = q.shape
     order = argsort(q).to(q.device)
@@ -529,29 +570,33 @@ def output_bins(q: torch.Tensor, A: torch.Tensor | None, y: torch.Tensor):
     flat = key + (torch.arange(G, device=q.device) * (2 * U))[:, None]
     held = torch.bincount(flat.reshape(-1), minlength=G * U * 2).to(q.dtype).reshape(G, U, 2)
     if A is None:
-        return values, held, None
+        return values, held, None, None
     h = A.shape[2]
-    bits = A.gather(1, order[..., None].expand(-1, -1, h))
+    bits = take_rows(A, order)  # sorted by q: the samples of a value are consecutive
+    after = torch.nonzero((new[:, 1:] == 0).reshape(-1)).flatten()  # sorted samples i + 1 of i's value
+    after = after + after // (n - 1) + 1  # as flat (G * n) positions
+    rows = bits.reshape(G * n, h)
+    if torch.equal(rows.index_select(0, after), rows.index_select(0, after - 1)):  # each as the one before it
+        total = held.sum(2)
+        first = (total.cumsum(1) - total).to(torch.long).clamp_max(n - 1)  # each value's first sample
+        return values, held, take_rows(bits, first), None
     ones = torch.zeros((G, 2 * U, h), dtype=q.dtype, device=q.device).scatter_add_(1, key[..., None].expand(-1, -1, h),
                                                                                   bits)
-    return values, held, ones.reshape(G, U, 2, h)
+    return values, held, None, ones.reshape(G, U, 2, h)
 
 
-def output_candidates(values: torch.Tensor, held: torch.Tensor, ones: torch.Tensor, pos: torch.Tensor,
-                      steps: torch.Tensor):
+def output_candidates(values: torch.Tensor, held: torch.Tensor, pattern: torch.Tensor | None,
+                      ones: torch.Tensor | None, pos: torch.Tensor, steps: torch.Tensor):
     """The candidate output moves' terms for `ce_threshold_counts`, from `output_bins`.
 
     Candidate c moves weight pos[c] by steps[:, c]: samples at value q with bit a take the value
-    a * step + q (the arithmetic of the sample-by-sample search). Returns (Q, positives, negatives).
-    When no value holds samples with both bits of a weight (the rule with real weights, where equal q
-    means an equal activation pattern), each value is one term: Q (G, C, U), counts (G, 1, U) shared by
-    every candidate. Otherwise (sign weights) each value splits by bit: (G, C, 2U) each. One host read.
+    q + a * step (the arithmetic of the sample-by-sample search; a * step is exact). Returns
+    (Q, positives, negatives). With a pattern per value each value is one term: Q (G, C, U), counts
+    (G, 1, U) shared by every candidate. Otherwise (sign weights) each value splits by bit: (G, C, 2U) each.
     """
     positives, negatives = held[..., 1].contiguous(), held[..., 0].contiguous()  # (G, U)
-    on = ones.sum(2)  # (G, U, h): samples with bit j on
-    bit = on > 0
-    if not bool((bit & (on < held.sum(2)[..., None])).any()):
-        Q = bit[:, :, pos].transpose(1, 2).to(values.dtype) * steps[..., None] + values[:, None, :]
+    if pattern is not None:
+        Q = torch.addcmul(values[:, None, :], pattern.transpose(1, 2)[:, pos].to(values.dtype), steps[..., None])
         return Q, positives[:, None, :], negatives[:, None, :]
     one = ones[:, :, :, pos]  # (G, U, 2, C)
     pos1, neg1 = one[:, :, 1].transpose(1, 2), one[:, :, 0].transpose(1, 2)  # (G, C, U)
@@ -570,9 +615,9 @@ def ce_output_terms(q: torch.Tensor, A: torch.Tensor, y: torch.Tensor, pos=None,
     sample is its own term, which needs no host read. The results agree: the sums are exact either way.
     """
     if host_path(q):
-        values, held, ones = output_bins(q, None if pos is None else A, y)
+        values, held, pattern, ones = output_bins(q, None if pos is None else A, y)
         current = values[:, None, :], held[:, None, :, 1], held[:, None, :, 0]
-        return current, None if pos is None else output_candidates(values, held, ones, pos, steps)
+        return current, None if pos is None else output_candidates(values, held, pattern, ones, pos, steps)
     positives = y.to(q.dtype)[:, None, :]
     current = q[:, None, :], positives, 1 - positives
     if pos is None:

@@ -208,11 +208,15 @@ def test_cross_entropy_output_threshold_matches_brute_force_with_ties(seed):
 @pytest.mark.parametrize("binary", [False, True])
 def test_binned_cross_entropy_output_search_is_the_search_over_every_sample(seed, binary):
     """`output_bins` + `output_candidates` + `ce_threshold_counts` against brute force over the samples
-    one by one: sign weights (q takes few values, bins hold both bits) and real ones (each value one bin)."""
+    one by one: sign weights (q takes few values, bins hold both bits), real ones (each value one bin, or,
+    with a zero weight, bins holding both bits)."""
     rng = np.random.default_rng(500 + seed)
     G, n, h = 3, int(rng.integers(5, 60)), 4
     A = (rng.random((G, n, h)) < 0.5).astype(float)
     w2 = rng.choice([-1.0, 1.0], size=(G, h)) if binary else rng.normal(size=(G, h))
+    if not binary and seed % 2:
+        w2[1, 2] = 0.0  # real weights, but samples differing in bit 2 alone share a value: bins hold both bits
+    mixed = binary or bool(seed % 2)
     q = (A * w2[:, None, :]).sum(-1)
     y = rng.integers(0, 2, size=(G, n))
     y[:, 0], y[:, -1] = 0, 1
@@ -220,10 +224,11 @@ def test_binned_cross_entropy_output_search_is_the_search_over_every_sample(seed
         pos, steps = torch.arange(h), torch.tensor(-2.0 * w2)
     else:
         pos, steps = torch.arange(h).repeat(2), torch.tensor(np.concatenate([np.full((G, h), 0.2), np.full((G, h), -0.2)], 1))
-    values, held, ones = search.output_bins(torch.tensor(q), torch.tensor(A), torch.tensor(y))
+    values, held, pattern, ones = search.output_bins(torch.tensor(q), torch.tensor(A), torch.tensor(y))
     t_start = torch.tensor(rng.normal(size=G))
-    Q, positives, negatives = search.output_candidates(values, held, ones, pos, steps)
-    assert Q.shape[2] == (2 if binary else 1) * values.shape[1]
+    Q, positives, negatives = search.output_candidates(values, held, pattern, ones, pos, steps)
+    assert (pattern is None) == mixed and (ones is None) != mixed
+    assert Q.shape[2] == (2 if mixed else 1) * values.shape[1]
     for counts, labels in ((positives, y), (negatives, 1 - y)):
         assert torch.equal(counts.sum(2).expand(G, len(pos)), torch.tensor(labels.sum(1), dtype=torch.float64)[:, None].expand(G, len(pos)))
     thresholds, scores = search.ce_threshold_counts(Q, positives, negatives, t_start, n)
