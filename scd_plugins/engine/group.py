@@ -102,13 +102,14 @@ class GroupTrainer:
     # ----- random draws (per vote, its own generator) -----------------------------------------------
     def _draw(self):
         """Batch rows (G, n), the hidden node k (G,) and its features (G, |F|) of one iteration."""
-        rows, nodes, feats = [], [], []
-        for gen in self.gens:
-            parts = [idx[torch.randperm(c, generator=gen)[:m]] for idx, c, m in zip(self.class_idx, self.counts, self.m)]
-            rows.append(torch.cat(parts))
+        picks, nodes, feats = ([], []), [], []
+        for gen in self.gens:  # each vote's draws in its own order: class 0, class 1, node, features
+            for c in (0, 1):
+                picks[c].append(torch.randperm(self.counts[c], generator=gen)[: self.m[c]])
             nodes.append(torch.randint(self.cfg.hidden_nodes, (1,), generator=gen))
             feats.append(torch.randperm(self.d, generator=gen)[: self.n_features])
-        drawn = torch.stack(rows), torch.cat(nodes), torch.stack(feats)
+        rows = torch.cat([idx[torch.stack(p)] for idx, p in zip(self.class_idx, picks)], dim=1)  # one look-up a class
+        drawn = rows, torch.cat(nodes), torch.stack(feats)
         if self.device.type == "cpu":
             return drawn
         return tuple(t.pin_memory().to(self.device, non_blocking=True) for t in drawn)  # no host wait
