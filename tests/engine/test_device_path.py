@@ -108,3 +108,14 @@ def test_the_checker_sees_host_reads():
     reads = HostReads()
     trained(XT, y, VoteConfig(iterations=3, n_features=16), [1, 2], 3, check=reads)
     assert reads.seen
+
+
+def test_off_the_host_path_the_next_draws_are_made_in_a_thread_meanwhile():
+    XT, y = digits()
+    with accelerator_path():
+        trainer = GroupTrainer(XT, y, VoteConfig(iterations=3, n_features=16), [1, 2])
+        trainer.start()
+        trainer.iterate(0)
+        assert trainer._ahead is not None  # iteration 1's draws, made while iteration 0 ran
+        trainer.result()
+        assert trainer._drawer is None

@@ -296,6 +296,22 @@ def test_votes_trained_through_the_float32_screen_are_the_float64_votes(fmnist_l
         assert np.array_equal(plain[key], screened[key])
 
 
+@pytest.mark.parametrize("binary", [False, True])
+def test_cross_entropy_output_searches_split_by_vote_give_the_same_votes(fmnist_like, binary, monkeypatch):
+    XT, y = fmnist_like
+    cfg = VoteConfig(iterations=20, loss="ce", binary_weights=binary, n_features=16)
+    monkeypatch.setattr(search, "CE_SPLIT", 1 << 62)
+    whole = train_group(XT, y, cfg, [7, 8, 9])
+    calls = []
+    present_terms = search._present_terms
+    monkeypatch.setattr(search, "_present_terms", lambda *a: calls.append(1) or present_terms(*a))
+    monkeypatch.setattr(search, "CE_SPLIT", 0)
+    split = train_group(XT, y, cfg, [7, 8, 9])
+    assert len(calls) >= 3 * 2 * 20  # every vote's current and candidate searches of every iteration
+    for key in ("W1", "b1", "w2", "b2", "train_score"):
+        assert np.array_equal(whole[key], split[key])
+
+
 def test_votes_do_not_depend_on_n_jobs_or_group_size(fmnist_like):
     from scd_plugins import SCD01Classifier
 
