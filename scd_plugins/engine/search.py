@@ -247,7 +247,6 @@ def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, ste
     bit for bit (smaller blocks cost less in float64 than the screen's fixed overhead).
     """
     G, n = sorted_p.shape
-    K = sorted_gains.shape[2]
     k = max(1, min(2 * interval, n))
     near = kth_distance(sorted_p, t0, k) if near is None else near
     radius = _radius(near, t0)
@@ -280,7 +279,6 @@ def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, ste
 def _search_block(sorted_p, t0, x, steps, norms, sorted_gains, suffix, base, score, interval, positions):
     """`window_search` over a block of sorted positions (G, L) of each vote; x (G, C, L) inputs."""
     K = sorted_gains.shape[2]
-    L = positions.shape[1]
     values = x * steps[:, :, None]
     values += sorted_p.gather(1, positions)[:, None, :]
     values /= norms[:, :, None]  # = moved(p, x, step, norm), the same roundings
@@ -573,7 +571,7 @@ def output_bins(q: torch.Tensor, A: torch.Tensor | None, y: torch.Tensor):
     ones with bit j on (the other is None). A candidate output move changes weight j only, so its
     projections are q + step * A[:, j]: samples with the same q and the same bit j keep equal values.
     With sign weights w2 in {-1, +1} q takes at most 2h + 1 values, so a search costs O(h) per
-    candidate, not O(n). One host read (U), two with A.
+    candidate, not O(n). Host path only: it reads U back, and with A whether the patterns are shared.
     """
     G, n = q.shape
     order = argsort(q).to(q.device)
