@@ -238,17 +238,17 @@ class GroupTrainer:
             g, c = rows
             return column_inputs(positions, hp[c][:, None], g if votes is None else votes[g])
 
-        exact_at = screen_inputs = None
-        if point_inputs is not None:
-            def exact_at(g, c, positions):
-                return point_inputs(g if votes is None else votes[g], hp[c], positions)
+        def exact_at(g, c, positions):
+            return point_inputs(g if votes is None else votes[g], hp[c], positions)
 
-            def screen_inputs(positions):
-                return column_inputs(positions, hp.expand(count, -1), votes, True)
+        def screen_inputs(positions):
+            return column_inputs(positions, hp.expand(count, -1), votes, True)
 
+        screened = point_inputs is not None  # exact inputs one by one: the float32 screen (CPU only)
         return search.search_moves(pick(ps), pick(t0), inputs, *(pick(a) for a in args), pick(sg), pick(suffix),
                                    pick(base), score, self.cfg.interval, pick(sample_of), near=pick(near),
-                                   exact_at=exact_at, screen_inputs=screen_inputs)
+                                   exact_at=exact_at if screened else None,
+                                   screen_inputs=screen_inputs if screened else None)
 
     def _sorted(self, p, gains):
         order = search.argsort(p).to(p.device)

@@ -162,6 +162,46 @@ def test_the_float32_screen_gives_the_float64_search_bit_for_bit(seed, monkeypat
             assert float(screened[0][g, c]) == brute_window(values, gains[g], base[g], score, t0[g], interval)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_window_search_ignores_which_edge_ties_are_kept_when_inside_values_flank_t0(seed):
+    """With more samples tied at the window's edge than it holds, the selection's choice among them moves
+    window_search's result only in rows where a side of t0 has no value inside the edge: the screened
+    search redoes only those rows over the whole block (search._inside_both_sides). Reordering a block
+    changes the choice; it moves no result of a flanked row, and does move some of the others (so the
+    redo is needed there, and this check can fail)."""
+    rng = np.random.default_rng(1000 + seed)
+    G, C, L, interval = 2, 60, 90, 4
+    t0 = torch.tensor([0.125, -0.375])
+    # Distances in eighths on either side of t0 (symmetric values tie), some a hair (1e-12) off: the same
+    # float32 distance, different values, so a kept edge value can set the current split's threshold.
+    # A few values nearer (1/16), on both sides of t0 or, for half the candidates, above it only.
+    sides = np.where(rng.random((G, C, L)) < 0.5, -1, 1)
+    levels = sides * np.where(rng.random((G, C, L)) < 0.05, 0.5, rng.integers(2, 4, size=(G, C, L))) / 8.0
+    levels[:, : C // 2] = np.where(levels[:, : C // 2] == -1 / 16, 1 / 16, levels[:, : C // 2])
+    values = t0.numpy()[:, None, None] + levels + (rng.random((G, C, L)) < 0.3) * 1e-12
+    _, gains, base, score = problem(rng, G, L)
+    gains = torch.tensor(gains)
+
+    def search_in(order):
+        v = torch.tensor(values[:, :, order])
+        g = gains[:, order]
+        current = torch.tensor(base)[:, None, :] + torch.einsum("gcl,glk->gck", (v > t0[:, None, None]).double(), g)
+        scores, thresholds, _ = search.window_search(v.clone(), t0, g, current, score, interval)
+        distance = (v - t0[:, None, None]).to(torch.float32).abs()
+        edge = torch.kthvalue(distance, 2 * interval, dim=2, keepdim=True).values
+        flanked = search._inside_both_sides(v, distance, edge, t0)
+        return scores, thresholds, flanked & ((distance <= edge).sum(2) > 2 * interval), ~flanked
+
+    s0, t0_, flanked_tied, unflanked = search_in(np.arange(L))
+    moved = torch.zeros_like(unflanked)
+    for _ in range(6):
+        s1, t1, _, _ = search_in(rng.permutation(L))
+        assert torch.equal(s0[flanked_tied], s1[flanked_tied]) and torch.equal(t0_[flanked_tied], t1[flanked_tied])
+        moved |= (s0 != s1) | (t0_ != t1)
+    assert int(flanked_tied.sum()) >= 10
+    assert bool((moved & unflanked).any()) and not bool((moved & ~unflanked).any())
+
+
 def test_the_screens_near_set_holds_every_entry_that_can_be_among_the_k_nearest():
     rng = np.random.default_rng(3)
     D = torch.tensor(rng.integers(0, 50, size=(2, 3, 200)) / 64.0, dtype=torch.float32)  # many ties
