@@ -163,9 +163,11 @@ def window_search(values: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, c
     values (G, C, L): exact candidate projections (overwritten) of L samples (a block holding every sample that
     could come within the window); gains (G, L, K) of those samples; current (G, C, K): counters of
     the split at t0 over every sample. The window is the 2 * interval values nearest to t0; a value
-    takes part in splits only if it is strictly nearer than the window's farthest (so ties at the
-    edge never depend on which of them top-k kept). The current split is always a candidate (kept
-    at t0 when the window has no neighbour on a side). Returns (scores (G, C), thresholds (G, C),
+    takes part in splits only if it is strictly nearer than the window's farthest, and the current
+    split, always a candidate, is stored at t0 unless both its neighbours are such values. So the
+    result never depends on which of the samples tied at the edge the selection kept: they sit at the
+    window's ends (the rounded distance is monotone on each side of t0) and only shift every position
+    by a count. Returns (scores (G, C), thresholds (G, C),
     edge (G, C): the window's reach, which the caller checks against its block's certified radius).
     `columns` (G, C, L), when given, names the sample (the position along gains' L) of each value: each
     candidate row then holds its own subset of a block (`_screened_block`); padding is +inf.
@@ -198,6 +200,11 @@ def window_search(values: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, c
     scores = torch.where(admissible, scores, torch.full_like(scores, -torch.inf))
     mid = t0[:, None, None].expand(G, C, k + 1).clone()
     mid[:, :, 1:k] = (window[:, :, 1:] + window[:, :, :-1]) / 2
+    # The current split is stored at t0 unless both its neighbours are inside: an edge value there is
+    # the selection's choice among samples tied at the edge, so its midpoint would make the result
+    # depend on the selection (and with it on the device, the group, the block), not only on the data.
+    flanked = inside.gather(2, (j0 - 1).clamp_min(0)) & inside.gather(2, j0.clamp_max(k - 1)) & (j0 > 0) & (j0 < k)
+    mid.scatter_(2, j0, torch.where(flanked, mid.gather(2, j0), t0[:, None, None].expand(G, C, 1)))
     best = torch.argmax(scores, dim=2, keepdim=True)
     return scores.gather(2, best)[..., 0], mid.gather(2, best)[..., 0], edge[..., 0].to(values.dtype)
 
@@ -261,8 +268,8 @@ def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, ste
                                                  suffix, base, score, interval, positions)
     else:
         x_abs = torch.maximum(x_low.abs(), x_high.abs())
-        scores, thresholds, edge = _screened_block(sorted_p, t0, inputs, screen_inputs, exact_at, positions, steps,
-                                                   norms, x_abs, sorted_gains, suffix, base, score, interval)
+        scores, thresholds, edge = _screened_block(sorted_p, t0, screen_inputs, exact_at, positions, steps, norms,
+                                                   x_abs, sorted_gains, suffix, base, score, interval)
     if L == n:
         return scores, thresholds
     truncated = edge >= radius[:, None] * (1 - 1e-6)  # samples left out might be in the window
@@ -308,8 +315,8 @@ class Coded(NamedTuple):
     slack: float
 
 
-def _screened_block(sorted_p, t0, inputs, screen_inputs, exact_at, positions, steps, norms, x_abs, sorted_gains,
-                    suffix, base, score, interval):
+def _screened_block(sorted_p, t0, screen_inputs, exact_at, positions, steps, norms, x_abs, sorted_gains, suffix,
+                    base, score, interval):
     """`_search_block` screened in float32: the same (scores, thresholds, edge) bit for bit, with the
     float64 work done only on the few samples per candidate that can be in its window.
 
@@ -319,10 +326,9 @@ def _screened_block(sorted_p, t0, inputs, screen_inputs, exact_at, positions, st
     `window_search` ranks on (a generous bound on the roundings of both). So with K' the k-th smallest
     |E| of a row, every sample of the exact window has |E| <= K' + 2 err, and every sample whose side
     of t0 the screen may get wrong has |E| <= err: that candidate set S' is redone exactly (its sides
-    corrected, its window searched over S' alone). When more samples tie at the window's edge than it
-    holds, which of them the exact search keeps is the selection's choice over the whole block, and it
-    can move a stored threshold when a side of t0 has no value inside the edge
-    (`_inside_both_sides`): such rows are redone over the whole block as `_search_block` does.
+    corrected, its window searched over S' alone). S' holds every sample
+    at or inside the exact window's edge, so the window search over S' is the one over the whole block
+    (`window_search` does not depend on which samples tied at the edge a selection keeps).
     """
     G, C = steps.shape
     L = positions.shape[1]
@@ -360,34 +366,7 @@ def _screened_block(sorted_p, t0, inputs, screen_inputs, exact_at, positions, st
     fix = ((values > t0[:, None, None]).to(gains.dtype) - on.gather(2, columns).to(gains.dtype)) * valid
     g_at = take_rows(gains, columns.reshape(G, C * M)).reshape(G, C, M, K)
     current = current + (fix[..., None] * g_at).sum(2)
-    # The exact window's edge, and the rows where the selection's choice among samples tied at it matters.
-    distance = torch.empty(values.shape, dtype=torch.float32, device=E.device)
-    torch.sub(values, t0[:, None, None], out=distance).abs_()
-    edge = torch.kthvalue(distance, k, dim=2, keepdim=True).values
-    tied = ((distance <= edge).sum(2) > k) & ~_inside_both_sides(values, distance, edge, t0)
-    scores, thresholds, edges = window_search(values, t0, gains, current, score, interval, columns)
-    if bool(tied.any()):
-        rg, rc = torch.nonzero(tied, as_tuple=True)
-        full = moved(p[rg][:, None, :], inputs(positions[rg], (rg, rc)), steps[rg, rc][:, None, None],
-                     norms[rg, rc][:, None, None])
-        s, t, e = window_search(full, t0[rg], gains[rg], current[rg, rc][:, None, :], score, interval)
-        scores[rg, rc], thresholds[rg, rc], edges[rg, rc] = s[:, 0], t[:, 0], e[:, 0]
-    return scores, thresholds, edges
-
-
-def _inside_both_sides(values, distance, edge, t0):
-    """(G, C): whether some value strictly inside the window's edge lies on each side of t0 (at or
-    below it, above it). Then which of the samples tied at the edge a selection keeps changes nothing
-    in `window_search`: the inside values are always kept, they sit between the kept edge values (the
-    rounded distance is monotone on each side of t0), and every admissible split, the current one
-    included, lies between two of them, so its threshold and score come from inside values alone (the
-    kept edge values only shift every position by one count). Otherwise a kept edge value may be the
-    current split's neighbour and set its threshold. At CIFAR scale 46% of SCD01BNN's rows have more
-    ties at the edge than the window holds (integer-like sign-weight projections), and 99.8% of those
-    have inside values on both sides: they need no search over the whole block."""
-    inside = distance < edge
-    off = values <= t0[:, None, None]
-    return (inside & off).any(2) & (inside & ~off).any(2)
+    return window_search(values, t0, gains, current, score, interval, columns)
 
 
 def screen_set(D: torch.Tensor, k: int, err: torch.Tensor):

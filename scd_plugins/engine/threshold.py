@@ -89,7 +89,8 @@ def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Cal
     t0; top-k, O(n) per candidate instead of a sort). Only values provably nearer than everything left out
     of the window take part in splits, and signs near t0 are settled with the exact values, so the
     result is exact whatever the precision of E. The current split is always a candidate (stored
-    at t0 when the window has no neighbour on one side). All candidates share the per-sample
+    at t0 unless both its neighbours are provably inside the window, so the result does not depend on
+    which values tied at the window's edge top-k kept). All candidates share the per-sample
     gains (n, K). Returns (scores (C,), thresholds (C,)); among equal scores the lowest threshold.
 
     `outside` (C,), when given, says E holds only some of the samples: every sample left out is
@@ -133,6 +134,10 @@ def screened_window_search(E: torch.Tensor, err: torch.Tensor, exact_values: Cal
     scores = torch.where(admissible, scores, torch.full_like(scores, -torch.inf))
     mid = torch.full_like(scores, float(t0))  # at a window edge the current split stays at t0
     mid[:, 1:k] = (values[:, 1:] + values[:, :-1]) / 2
+    # ... and also unless both its neighbours are inside: an edge value there is top-k's choice among ties.
+    flanked = (inside.gather(1, (j0 - 1).clamp_min(0)[:, None])[:, 0] & inside.gather(1, j0.clamp_max(k - 1)[:, None])[:, 0]
+               & (j0 > 0) & (j0 < k))
+    mid[rows, j0] = torch.where(flanked, mid[rows, j0], mid[:, 0])
     best = torch.argmax(scores, dim=1)
     best_scores, thresholds = scores[rows, best], mid[rows, best]
     if not bool(reliable.all()):  # values too close to t0 for the screen: redo those rows exactly
