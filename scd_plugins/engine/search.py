@@ -167,8 +167,8 @@ def window_search(values: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, c
     split, always a candidate, is stored at t0 unless both its neighbours are such values. So the
     result never depends on which of the samples tied at the edge the selection kept: they sit at the
     window's ends (the rounded distance is monotone on each side of t0) and only shift every position
-    by a count. Returns (scores (G, C), thresholds (G, C),
-    edge (G, C): the window's reach, which the caller checks against its block's certified radius).
+    by a count. Returns (scores (G, C), thresholds (G, C), edge (G, C): the window's reach, which the
+    caller checks against its block's certified radius).
     `columns` (G, C, L), when given, names the sample (the position along gains' L) of each value: each
     candidate row then holds its own subset of a block (`_screened_block`); padding is +inf.
     """
@@ -326,9 +326,9 @@ def _screened_block(sorted_p, t0, screen_inputs, exact_at, positions, steps, nor
     `window_search` ranks on (a generous bound on the roundings of both). So with K' the k-th smallest
     |E| of a row, every sample of the exact window has |E| <= K' + 2 err, and every sample whose side
     of t0 the screen may get wrong has |E| <= err: that candidate set S' is redone exactly (its sides
-    corrected, its window searched over S' alone). S' holds every sample
-    at or inside the exact window's edge, so the window search over S' is the one over the whole block
-    (`window_search` does not depend on which samples tied at the edge a selection keeps).
+    corrected, its window searched over S' alone). S' holds every sample at or inside the exact
+    window's edge, so the window search over S' is the one over the whole block (`window_search` does
+    not depend on which samples tied at the edge a selection keeps).
     """
     G, C = steps.shape
     L = positions.shape[1]
