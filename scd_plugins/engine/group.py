@@ -156,14 +156,6 @@ class GroupTrainer:
         base = torch.stack([(off * neg).sum(-1), (off * pos).sum(-1)], dim=-1)
         return gains, base
 
-    def _output_gains(self, y):
-        """0-1 gains of the output node being on: a negative turns wrong, a positive turns right."""
-        G, n = y.shape
-        pos = (y == 1).to(torch.float64)
-        gains = torch.stack([-(1 - pos), pos], dim=-1)
-        base = torch.stack([(1 - pos).sum(-1), torch.zeros(G, dtype=torch.float64, device=y.device)], dim=-1)
-        return gains, base
-
     def _hidden_gains(self, A, k, y, sign):
         """Gains (G, n, K) / base (G, K) of turning hidden node k on, scored through the output layer."""
         w2k = self.w2.gather(1, k[:, None])  # (G, 1)
@@ -266,19 +258,13 @@ class GroupTrainer:
             t2, current = t2[:, 0], current[:, 0]
             thresholds, scores = search.ce_threshold_counts(*moves, t2, n)
         else:
-            gains, base = self._output_gains(self.yb.expand(G, n))
+            gains, base = search.output_gains(self.yb.expand(G, n))
             order, qs, sg, suffix = self._sorted(q, gains)
             score = self._zero_one(iteration)
             t2, current = search.full_search(qs, suffix, base, score)
-            zeros = torch.zeros_like(steps)
-
-            def column_inputs(positions, coords, g):
-                rows = (order if g is None else order[g]).gather(1, positions)
-                Ab = search.take_rows(A if g is None else A[g], rows).transpose(1, 2)  # (G', h, L)
-                return Ab.gather(1, coords[:, :, None].expand(-1, -1, Ab.shape[2]))
-
-            scores, thresholds = self._moves(qs, t2, column_inputs, pos, steps, norms, zeros, zeros + 1, sg,
-                                             suffix, base, score)
+            bits = search.take_rows(A.to(torch.uint8), order).transpose(1, 2).to(torch.bool).contiguous()  # (G, h, n)
+            ys = self.yb.expand(G, n).gather(1, order)
+            scores, thresholds = search.output_moves(qs, ys, t2, bits, pos, steps, norms, score, self.cfg.interval)
         c = torch.argmax(scores, dim=1, keepdim=True)
         better = scores.gather(1, c)[:, 0] > current
         j = pos[c[:, 0]]
@@ -380,7 +366,7 @@ class GroupTrainer:
         if self.cfg.loss == "ce":
             now, _ = search.ce_output_terms(q, A, self.y.expand(self.G, self.N))
             return search.ce_threshold_counts(*now, self.t2, self.N)[0][:, 0]
-        gains, base = self._output_gains(self.y.expand(self.G, self.N))
+        gains, base = search.output_gains(self.y.expand(self.G, self.N))
         _, qs, _, suffix = self._sorted(q, gains)
         return search.full_search(qs, suffix, base, self._zero_one(0, full=True))[0]
 

@@ -157,7 +157,7 @@ def band_width(a: torch.Tensor, b: torch.Tensor, n: int, k: int) -> int:
 
 
 def window_search(values: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, current: torch.Tensor,
-                  score: Score, interval: int, columns: torch.Tensor | None = None):
+                  score: Score, interval: int, columns: torch.Tensor | None = None, window: int | None = None):
     """Best admissible threshold near t0 for each candidate row, from exact values.
 
     values (G, C, L): exact candidate projections (overwritten) of L samples (a block holding every sample that
@@ -170,10 +170,11 @@ def window_search(values: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, c
     by a count. Returns (scores (G, C), thresholds (G, C), edge (G, C): the window's reach, which the
     caller checks against its block's certified radius).
     `columns` (G, C, L), when given, names the sample (the position along gains' L) of each value: each
-    candidate row then holds its own subset of a block (`_screened_block`); padding is +inf.
+    candidate row then holds its own subset of a block (`_screened_block`); padding is +inf. `window`, when
+    given, is the window's size (the default, 2 * interval, is clamped to L, here to the count of samples).
     """
     G, C, L = values.shape
-    k = max(1, min(2 * interval, L))
+    k = max(1, min(2 * interval, L)) if window is None else window
     # The window is chosen on distances rounded to float32 (rounding is monotone, so the values strictly
     # nearer than the k-th rounded distance are the same set whichever tied ones top-k keeps).
     distance = torch.empty(values.shape, dtype=torch.float32, device=values.device)
@@ -207,6 +208,127 @@ def window_search(values: torch.Tensor, t0: torch.Tensor, gains: torch.Tensor, c
     mid.scatter_(2, j0, torch.where(flanked, mid.gather(2, j0), t0[:, None, None].expand(G, C, 1)))
     best = torch.argmax(scores, dim=2, keepdim=True)
     return scores.gather(2, best)[..., 0], mid.gather(2, best)[..., 0], edge[..., 0].to(values.dtype)
+
+
+def output_gains(y: torch.Tensor):
+    """0-1 gains (G, n, 2) and base (G, 2) of an output node being on, for labels y (G, n): counters are
+    (correct negatives, correct positives); a negative turned on turns wrong, a positive turns right."""
+    pos = (y == 1).to(torch.float64)
+    gains = torch.stack([-(1 - pos), pos], dim=-1)
+    return gains, torch.stack([(1 - pos).sum(-1), torch.zeros_like(pos[:, 0])], dim=-1)
+
+
+def output_moves(qs: torch.Tensor, ys: torch.Tensor, t0: torch.Tensor, bits: torch.Tensor, pos: torch.Tensor,
+                 steps: torch.Tensor, norms: torch.Tensor, score: Score, interval: int):
+    """Best (score, threshold) near t0 of every candidate move of a 0-1 output node (`output_gains`), as
+    `search_moves` over every sample finds them, looking at 8 * interval samples per candidate, not n.
+
+    qs (G, n) sorted output projections, ys (G, n) their labels, bits (G, h, n) bool the hidden activations
+    in that order; candidate c adds steps[:, c] to weight pos[c] and divides by norms[:, c]. A move shifts
+    only the samples whose bit pos[c] is on, all by the same step, so a candidate's values form two lists
+    (bit off, bit on), each in q's order (rounding is monotone). Each list's split at t0 is a binary
+    search, its 2 * interval values nearest t0 on either side are found by rank (`_BitLists`), and the
+    counters at t0 come from counts: those 4 x 2 * interval values hold every value of the window (its
+    edge and all nearer), so `window_search` over them is the search over every sample. No host read on
+    the accelerator path.
+    """
+    G, n = qs.shape
+    C = pos.shape[0]
+    k = max(1, min(2 * interval, n))
+    dev = qs.device
+    shift = torch.stack([torch.zeros_like(steps), torch.ones_like(steps)])  # list 0: bit off; list 1: bit on
+    # split[l, g, c]: the first sorted position whose value in list l (as if every sample were in it) is above t0.
+    lo = torch.zeros((2, G, C), dtype=torch.long, device=dev)
+    hi = torch.full_like(lo, n)
+    q2 = qs[None].expand(2, G, n)
+    for _ in range(n.bit_length()):
+        mid = (lo + hi) // 2
+        above = moved(q2.gather(2, mid.clamp_max(n - 1)), shift, steps, norms) > t0[None, :, None]
+        active = lo < hi
+        hi = torch.where(active & above, mid, hi)
+        lo = torch.where(active & ~above, mid + 1, lo)
+    split = lo
+    row = torch.arange(G, device=dev)[:, None] * bits.shape[1] + pos[None, :]  # (G, C): the (vote, bit) row
+    positive = ys.to(torch.bool)
+    lists = _BitLists(bits, positive)
+    ones, ones_positive = lists.before(row, split)  # (2, G, C) each: bit-on samples (positives) before a split
+    # On at t0: bit off from split[0] (every sample from there, less those with the bit on), bit on from split[1].
+    gains, base = output_gains(ys)
+    tail_positive = suffix_sums(positive.to(torch.float64)[..., None])[..., 0].gather(1, split[0])
+    on = (n - split[0] + ones[0] - ones[1]).to(torch.float64)
+    on_positive = tail_positive + (ones_positive[0] - ones_positive[1]).to(torch.float64)
+    current = base[:, None, :] + torch.stack([on_positive - on, on_positive], dim=-1)
+    # Each list's k values nearest t0 on either side, by rank in the list.
+    rank = torch.stack([split[0] - ones[0], ones[1]])[..., None] + torch.arange(-k, k, device=dev)  # (2, G, C, 2k)
+    valid = (rank >= 0) & (rank < lists.lengths(row)[..., None])
+    positions = lists.positions(row, rank.clamp(0) * valid)
+    values = moved(q2.gather(2, positions.reshape(2, G, -1)).reshape(rank.shape), shift[..., None],
+                   steps[None, :, :, None], norms[None, :, :, None])
+    values = torch.where(valid, values, torch.full_like(values, torch.inf)).permute(1, 2, 0, 3).reshape(G, C, 4 * k)
+    columns = positions.permute(1, 2, 0, 3).reshape(G, C, 4 * k)
+    scores, thresholds, _ = window_search(values, t0, gains, current, score, interval, columns, window=k)
+    return scores, thresholds
+
+
+class _BitLists:
+    """The samples of each (vote, bit) row of bits (G, h, n), split into two lists by the bit (0: off, 1: on),
+    each in sorted order: ranks to positions, and counts of set bits (of all samples, and of the samples
+    `positive` (G, n) marks) before a position.
+
+    Host path: the flat positions of the clear bits, the set ones and the set ones of positives (NumPy);
+    a count is a binary search in them. Elsewhere: prefix counts along every row, and positions found by
+    binary search in the counts (no host read).
+    """
+
+    def __init__(self, bits: torch.Tensor, positive: torch.Tensor):
+        G, h, n = bits.shape
+        self.n, self.rows, self.host = n, G * h, host_path(bits)
+        if self.host:
+            b = bits.numpy()
+            on_positive = (b & positive.numpy()[:, None, :]).reshape(-1)
+            b = b.reshape(-1)
+            self.flat = [np.flatnonzero(~b), np.flatnonzero(b), np.flatnonzero(on_positive)]
+            starts = np.arange(G * h + 1) * n
+            self.start = [np.searchsorted(f, starts) for f in self.flat]
+        else:
+            prefix = torch.zeros((2, G * h, n + 1), dtype=torch.long, device=bits.device)
+            torch.cumsum(bits.reshape(G * h, n), dim=1, out=prefix[0, :, 1:])
+            torch.cumsum((bits & positive[:, None, :]).reshape(G * h, n), dim=1, out=prefix[1, :, 1:])
+            self.prefix = prefix
+            ones = prefix[0, :, 1:]
+            counts = torch.stack([torch.arange(1, n + 1, device=bits.device) - ones, ones])
+            offsets = torch.arange(2 * G * h, device=bits.device).reshape(2, G * h, 1) * (n + 1)
+            self.counts = (counts + offsets).reshape(-1)  # nondecreasing: list row r's counts offset by r (n + 1)
+
+    def before(self, row, split):
+        """(bit-on samples, bit-on positives) before split[l] (2, G, C) in row `row` (G, C), (2, G, C) each."""
+        if self.host:
+            r = row.numpy()[None]
+            at = r * self.n + split.numpy()
+            return tuple(torch.from_numpy(np.searchsorted(self.flat[i], at) - self.start[i][r]) for i in (1, 2))
+        return self.prefix[0][row[None], split], self.prefix[1][row[None], split]
+
+    def lengths(self, row):
+        """(2, G, C) the lengths of row `row`'s two lists."""
+        if self.host:
+            r = row.numpy()
+            ones = torch.from_numpy(self.start[1][r + 1] - self.start[1][r])
+        else:
+            ones = self.prefix[0][row, self.n]
+        return torch.stack([self.n - ones, ones])
+
+    def positions(self, row, rank):
+        """(2, G, C, 2k) the sorted positions of ranks rank[l] in list l of row `row` (ranks in range)."""
+        n = self.n
+        if self.host:
+            r = row.numpy()[..., None]
+            found = [self.flat[l][np.minimum(self.start[l][r] + rank[l].numpy(), len(self.flat[l]) - 1)] - r * n
+                     if len(self.flat[l]) else np.zeros(rank[l].shape, dtype=np.int64) for l in (0, 1)]
+            return torch.from_numpy(np.stack(found)).clamp(0, n - 1)
+        list_row = torch.arange(2, device=row.device)[:, None, None] * self.rows + row[None]  # (2, G, C)
+        # The r-th member of a list sits at the first position whose count (members up to it) exceeds r.
+        at = torch.searchsorted(self.counts, (rank + 1 + list_row[..., None] * (n + 1)).reshape(-1))
+        return (at.reshape(rank.shape) - list_row[..., None] * n).clamp(0, n - 1)
 
 
 def smallest(distance: torch.Tensor, k: int, reach: torch.Tensor | None = None):

@@ -1,4 +1,6 @@
 """The batched searches against brute force, and the group loop against votes trained alone."""
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -199,6 +201,71 @@ def test_window_search_does_not_depend_on_which_samples_tied_at_the_edge_are_kep
     for _ in range(6):
         s1, th1 = search_in(rng.permutation(L))
         assert torch.equal(s0, s1) and torch.equal(th0, th1)
+
+
+@pytest.mark.parametrize("seed", range(48))
+@pytest.mark.parametrize("accelerator", [False, True])
+def test_output_moves_are_the_window_search_over_every_sample(seed, accelerator):
+    """`output_moves` (two lists by bit, binary searches, ranks) against brute force and against
+    `search_moves` over every sample, bit for bit: sign weights (q small integers: many samples tied at the
+    window's edge), real renormalised ones, real ones on a grid (ties); batches from 2 samples (window
+    wider than a list, empty lists) to 3000; t0 at a midpoint or between values; on both code paths."""
+    from scd_plugins.engine.host import accelerator_path
+
+    rng = np.random.default_rng(1100 + seed)
+    G = 3
+    h, n, interval = (20, int(rng.integers(500, 3000)), 20) if seed % 4 == 3 else \
+        (int(rng.integers(1, 7)), int(rng.integers(2, 120)), int(rng.integers(1, 30)))
+    binary = seed % 2 == 0
+    A = (rng.random((G, n, h)) < rng.uniform(0.05, 0.95)).astype(float)
+    A[:, :, 0] = seed % 8 >= 6  # one list empty, and t0 below every value below: one list's side holds the window
+    w2 = rng.choice([-1.0, 1.0], size=(G, h)) if binary else rng.normal(size=(G, h))
+    if not binary:
+        w2 /= np.linalg.norm(w2, axis=1, keepdims=True)
+        if seed % 3 == 1:
+            w2 = np.round(w2 * 4) / 4
+    q = (A * w2[:, None, :]).sum(-1)
+    y = rng.integers(0, 2, size=n)
+    y[0], y[1] = 0, 1
+    score = ZeroOne(int((y == 0).sum()), int((y == 1).sum()), float(seed % 3 > 0), 1.0)
+    qt = torch.tensor(q)
+    order = torch.argsort(qt, dim=1)
+    qs, ys = qt.gather(1, order), torch.tensor(y).expand(G, n).gather(1, order)
+    gains, base = search.output_gains(torch.tensor(y).expand(G, n))
+    sg = gains.gather(1, order[..., None].expand(-1, -1, 2))
+    suffix = search.suffix_sums(sg)
+    bits = torch.tensor(A).gather(1, order[..., None].expand(-1, -1, h))  # (G, n, h) in q's order
+    t0 = search.full_search(qs, suffix, base, score)[0] + (1e-3 if seed % 5 == 1 else 0.0)
+    if seed % 8 >= 6:
+        t0 = qs[:, 0] - 0.5
+    if binary:
+        pos, steps = torch.arange(h), -2 * torch.tensor(w2)
+        norms = torch.ones_like(steps)
+    else:
+        pos = torch.arange(h).repeat(2)
+        steps = torch.cat([torch.full((G, h), 0.2), torch.full((G, h), -0.2)], 1)
+        norms = torch.sqrt(1 + 2 * steps * torch.tensor(w2)[:, pos] + steps ** 2)
+    with accelerator_path() if accelerator else contextlib.nullcontext():
+        scores, thresholds = search.output_moves(qs, ys, t0, bits.transpose(1, 2).to(torch.bool).contiguous(), pos,
+                                                 steps, norms, score, interval)
+    columns = bits.transpose(1, 2)[:, pos]  # (G, C, n)
+
+    def inputs(positions, rows):
+        if rows is None:
+            return columns.gather(2, positions[:, None, :].expand(-1, len(pos), -1))
+        g, c = rows
+        return columns[g, c][:, None, :].gather(2, positions[:, None, :])
+
+    zeros = torch.zeros_like(steps)
+    every = search.search_moves(qs, t0, inputs, steps, norms, zeros, zeros + 1, sg, suffix, base, score, interval)
+    assert torch.equal(scores, every[0]) and torch.equal(thresholds, every[1])
+    for g in range(G):
+        for c in range(len(pos)):
+            values = (q[g] + A[g, :, int(pos[c])] * float(steps[g, c])) / float(norms[g, c])
+            expected = brute_window(values, gains[g].numpy(), base[g].numpy(), score, float(t0[g]), interval)
+            assert float(scores[g, c]) == expected
+            realised = counters(values, gains[g].numpy(), base[g].numpy(), float(thresholds[g, c]))
+            assert float(score(torch.tensor(realised))) == expected  # the threshold stored is the split scored
 
 
 def test_the_screens_near_set_holds_every_entry_that_can_be_among_the_k_nearest():
