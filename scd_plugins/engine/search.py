@@ -565,6 +565,12 @@ def ce_threshold_counts(Q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, t
         newton_steps = 64 if host_path(Q) else 32
     weight = pos + neg
     present = weight > 0
+    # Every term holds samples (the rule with real weights, each value its own term, unpadded): no masks needed.
+    dense = host_path(Q) and bool(present.all())
+
+    def held(mask):
+        return mask if dense else mask & present
+
     # t* solves mean sigmoid(Q - t) = mean y, so it lies in [min Q - logit(ybar), max Q - logit(ybar)]:
     # a bracket that each step narrows; a Newton step leaving it is replaced by bisection (plain Newton
     # can cycle on this loss when it starts far from t*).
@@ -572,16 +578,16 @@ def ce_threshold_counts(Q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, t
     positives = pos.sum(2)
     ybar = (positives / n).clamp(1e-12, 1 - 1e-12)
     logit = torch.log(ybar) - torch.log1p(-ybar)
-    low = torch.where(present, Q, big).amin(2) - logit
-    high = torch.where(present, Q, -big).amax(2) - logit
+    low = (Q.amin(2) if dense else torch.where(present, Q, big).amin(2)) - logit
+    high = (Q.amax(2) if dense else torch.where(present, Q, -big).amax(2)) - logit
     t = torch.minimum(torch.maximum(t_start[:, None].expand(G, C), low), high)
     t = _newton(Q, weight, positives.expand(G, C), n, t, low, high, newton_steps)
     inf = torch.full((), torch.inf, dtype=Q.dtype, device=Q.device)  # a fill, not a host copy
     above = Q > t[..., None]
-    lo = torch.where(above | ~present, -inf, Q).amax(2)  # largest value at or below t* (-inf: none)
-    hi = torch.where(above & present, Q, inf).amin(2)  # smallest value above t* (inf: none)
-    lo_prev = torch.where((Q < lo[..., None]) & present, Q, -inf).amax(2)  # next distinct value down
-    hi_next = torch.where((Q > hi[..., None]) & present, Q, inf).amin(2)  # next distinct value up
+    lo = torch.where(held(~above), Q, -inf).amax(2)  # largest value at or below t* (-inf: none)
+    hi = torch.where(held(above), Q, inf).amin(2)  # smallest value above t* (inf: none)
+    lo_prev = torch.where(held(Q < lo[..., None]), Q, -inf).amax(2)  # next distinct value down
+    hi_next = torch.where(held(Q > hi[..., None]), Q, inf).amin(2)  # next distinct value up
     has_lo, has_hi = torch.isfinite(lo), torch.isfinite(hi)
     has_prev, has_next = torch.isfinite(lo_prev), torch.isfinite(hi_next)
     lowest = torch.where(has_lo, torch.where(has_prev, inf, lo), hi)  # the smallest value (inf: not known here)
