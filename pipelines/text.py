@@ -50,6 +50,13 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN_RE.findall(text.replace("n't", " n't"))
 
 
+def tokenizes_by_chunk(text: str) -> bool:
+    """True where `tokenize(text)` is the tokens of text's whitespace-separated chunks, chunk by chunk, in
+    order: ASCII text without `<br>` (then lower-casing, the `n't` split and the token pattern each read
+    one chunk at a time, and no token holds whitespace). Lets a caller re-tokenize only changed chunks."""
+    return text.isascii() and _BR_RE.search(text) is None
+
+
 # ----------------------------------------------------------------------------------------------- vectors
 def _kumo_vectors():
     from gensim.models import KeyedVectors
@@ -175,6 +182,17 @@ class GloveFeaturizer(TransformerMixin, BaseEstimator):
     def tokenize(self, text: str) -> list[str]:
         return tokenize(text)
 
+    def token_vector(self, token: str) -> np.ndarray | None:
+        """The unit float32 vector `token` adds to a document's mean, or None where it is dropped (an
+        unknown token under oov="ignore")."""
+        kv = self._keyed_vectors()
+        i = kv.key_to_index.get(token)
+        if i is not None:
+            return self._normed[i]
+        if self.oov == "random":
+            return _oov_vector(token, int(self.oov_seed), kv.vector_size)
+        return None
+
     def transform(self, X) -> np.ndarray:
         """(n_docs, dim) float32 features for an iterable of strings."""
         self._check()
@@ -194,15 +212,10 @@ class GloveFeaturizer(TransformerMixin, BaseEstimator):
         ids, vocab = pd.factorize(pd.Series(flat, dtype=object)) if flat else (np.zeros(0, np.int64), [])
         table = np.zeros((len(vocab), kv.vector_size), dtype=np.float32)
         known = np.zeros(len(vocab), dtype=np.float32)
-        k2i = kv.key_to_index
         for j, tok in enumerate(vocab):
-            i = k2i.get(tok)
-            if i is not None:
-                table[j] = self._normed[i]
-                known[j] = 1.0
-            elif self.oov == "random":
-                table[j] = _oov_vector(tok, int(self.oov_seed), kv.vector_size)
-                known[j] = 1.0
+            vector = self.token_vector(tok)
+            if vector is not None:
+                table[j], known[j] = vector, 1.0
         indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         counts = csr_matrix((np.ones(len(ids), np.float32), np.asarray(ids, np.int64), indptr),
                             shape=(len(docs), len(vocab)))

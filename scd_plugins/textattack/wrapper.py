@@ -68,10 +68,9 @@ class GloveSums:
     addition per token position: same additions in the same order, so the same features and decisions.
 
     Tokens are found chunk by chunk (the text's whitespace-separated pieces, each tokenized once per
-    process): the tokenizer's tokens never hold whitespace and, on ASCII text without `<br>`, each step
-    of it (lower-casing, the `n't` split, the token pattern) reads one chunk only, so the tokens of a
-    text are its chunks' tokens in order. A candidate differs from its parent in one chunk, so this
-    skips re-reading the other few hundred. Other texts are tokenized whole.
+    process) where `pipelines.text.tokenizes_by_chunk` says that gives the text's tokens (ASCII text
+    without `<br>`). A candidate differs from its parent in one chunk, so this skips re-reading the
+    other few hundred. Other texts are tokenized whole.
     """
 
     def __init__(self, featurizer):
@@ -83,7 +82,7 @@ class GloveSums:
         from pipelines import text
 
         self._chunked = getattr(type(featurizer), "tokenize", None) is text.GloveFeaturizer.tokenize
-        self._br = text._BR_RE
+        self._by_chunk = text.tokenizes_by_chunk
         self._tokenize = text.tokenize
 
     @staticmethod
@@ -93,16 +92,8 @@ class GloveSums:
 
     def _row(self, token: str) -> int:
         """Row of `token` in the table (0 = the zero row of padding and ignored unknown words)."""
-        from pipelines.text import _oov_vector
-
-        f = self.featurizer
-        kv = f._keyed_vectors()
-        i = kv.key_to_index.get(token)
-        if i is not None:
-            vector = f._normed[i]
-        elif f.oov == "random":
-            vector = _oov_vector(token, int(f.oov_seed), kv.vector_size)
-        else:
+        vector = self.featurizer.token_vector(token)
+        if vector is None:
             self._index[token] = 0
             return 0
         if self._n == len(self._table):
@@ -117,7 +108,7 @@ class GloveSums:
     def _ids(self, text) -> list[int]:
         """Table rows of the featurizer's tokens of `text`, in order."""
         index, row = self._index, self._row
-        if not (self._chunked and text.isascii() and self._br.search(text) is None):
+        if not (self._chunked and self._by_chunk(text)):
             return [index[t] if t in index else row(t) for t in self.featurizer.tokenize(text)]
         chunks, out = self._chunks, []
         if len(chunks) > 500_000:
