@@ -237,17 +237,18 @@ def output_moves(qs: torch.Tensor, ys: torch.Tensor, t0: torch.Tensor, bits: tor
     k = max(1, min(2 * interval, n))
     dev = qs.device
     shift = torch.stack([torch.zeros_like(steps), torch.ones_like(steps)])  # list 0: bit off; list 1: bit on
-    # split[l, g, c]: the first sorted position whose value in list l (as if every sample were in it) is above t0.
-    lo = torch.zeros((2, G, C), dtype=torch.long, device=dev)
-    hi = torch.full_like(lo, n)
-    q2 = qs[None].expand(2, G, n)
-    for _ in range(n.bit_length()):
-        mid = (lo + hi) // 2
-        above = moved(q2.gather(2, mid.clamp_max(n - 1)), shift, steps, norms) > t0[None, :, None]
-        active = lo < hi
-        hi = torch.where(active & above, mid, hi)
-        lo = torch.where(active & ~above, mid + 1, lo)
-    split = lo
+    # split[l, g, c]: the first sorted position whose value in list l (as if every sample were in it) is
+    # above t0, by a branchless binary search over qs padded with +inf to a power of two.
+    size = 1 << n.bit_length()
+    padded = torch.cat([qs, torch.full((G, size - n), torch.inf, dtype=qs.dtype, device=dev)], dim=1)[None]
+    padded = padded.expand(2, G, size)
+    moves = shift * steps  # (p + x * step) / norm, as `moved` computes it
+    split = torch.zeros((2, G, C), dtype=torch.long, device=dev)  # every position before it is at or below t0
+    step = size
+    while step > 1:
+        step //= 2
+        probe = padded.gather(2, split + (step - 1))
+        split = split + step * ((probe + moves) / norms <= t0[None, :, None])
     row = torch.arange(G, device=dev)[:, None] * bits.shape[1] + pos[None, :]  # (G, C): the (vote, bit) row
     positive = ys.to(torch.bool)
     lists = _BitLists(bits, positive)
@@ -262,7 +263,7 @@ def output_moves(qs: torch.Tensor, ys: torch.Tensor, t0: torch.Tensor, bits: tor
     rank = torch.stack([split[0] - ones[0], ones[1]])[..., None] + torch.arange(-k, k, device=dev)  # (2, G, C, 2k)
     valid = (rank >= 0) & (rank < lists.lengths(row)[..., None])
     positions = lists.positions(row, rank.clamp(0) * valid)
-    values = moved(q2.gather(2, positions.reshape(2, G, -1)).reshape(rank.shape), shift[..., None],
+    values = moved(qs[None].expand(2, G, n).gather(2, positions.reshape(2, G, -1)).reshape(rank.shape), shift[..., None],
                    steps[None, :, :, None], norms[None, :, :, None])
     values = torch.where(valid, values, torch.full_like(values, torch.inf)).permute(1, 2, 0, 3).reshape(G, C, 4 * k)
     columns = positions.permute(1, 2, 0, 3).reshape(G, C, 4 * k)
@@ -291,13 +292,13 @@ class _BitLists:
             starts = np.arange(G * h + 1) * n
             self.start = [np.searchsorted(f, starts) for f in self.flat]
         else:
-            prefix = torch.zeros((2, G * h, n + 1), dtype=torch.long, device=bits.device)
+            prefix = torch.zeros((2, G * h, n + 1), dtype=torch.int32, device=bits.device)  # half the bytes of int64
             torch.cumsum(bits.reshape(G * h, n), dim=1, out=prefix[0, :, 1:])
             torch.cumsum((bits & positive[:, None, :]).reshape(G * h, n), dim=1, out=prefix[1, :, 1:])
             self.prefix = prefix
             ones = prefix[0, :, 1:]
-            counts = torch.stack([torch.arange(1, n + 1, device=bits.device) - ones, ones])
-            offsets = torch.arange(2 * G * h, device=bits.device).reshape(2, G * h, 1) * (n + 1)
+            counts = torch.stack([torch.arange(1, n + 1, dtype=torch.int32, device=bits.device) - ones, ones])
+            offsets = torch.arange(2 * G * h, dtype=torch.int32, device=bits.device).reshape(2, G * h, 1) * (n + 1)
             self.counts = (counts + offsets).reshape(-1)  # nondecreasing: list row r's counts offset by r (n + 1)
 
     def before(self, row, split):
@@ -327,7 +328,7 @@ class _BitLists:
             return torch.from_numpy(np.stack(found)).clamp(0, n - 1)
         list_row = torch.arange(2, device=row.device)[:, None, None] * self.rows + row[None]  # (2, G, C)
         # The r-th member of a list sits at the first position whose count (members up to it) exceeds r.
-        at = torch.searchsorted(self.counts, (rank + 1 + list_row[..., None] * (n + 1)).reshape(-1))
+        at = torch.searchsorted(self.counts, (rank + 1 + list_row[..., None] * (n + 1)).reshape(-1).to(torch.int32))
         return (at.reshape(rank.shape) - list_row[..., None] * n).clamp(0, n - 1)
 
 
