@@ -263,8 +263,8 @@ def output_moves(qs: torch.Tensor, ys: torch.Tensor, t0: torch.Tensor, bits: tor
     rank = torch.stack([split[0] - ones[0], ones[1]])[..., None] + torch.arange(-k, k, device=dev)  # (2, G, C, 2k)
     valid = (rank >= 0) & (rank < lists.lengths(row)[..., None])
     positions = lists.positions(row, rank.clamp(0) * valid)
-    values = moved(qs[None].expand(2, G, n).gather(2, positions.reshape(2, G, -1)).reshape(rank.shape), shift[..., None],
-                   steps[None, :, :, None], norms[None, :, :, None])
+    at = qs[None].expand(2, G, n).gather(2, positions.reshape(2, G, -1)).reshape(rank.shape)
+    values = moved(at, shift[..., None], steps[None, :, :, None], norms[None, :, :, None])
     values = torch.where(valid, values, torch.full_like(values, torch.inf)).permute(1, 2, 0, 3).reshape(G, C, 4 * k)
     columns = positions.permute(1, 2, 0, 3).reshape(G, C, 4 * k)
     scores, thresholds, _ = window_search(values, t0, gains, current, score, interval, columns, window=k)
