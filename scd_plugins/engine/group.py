@@ -262,7 +262,7 @@ class GroupTrainer:
             order, qs, sg, suffix = self._sorted(q, gains)
             score = self._zero_one(iteration)
             t2, current = search.full_search(qs, suffix, base, score)
-            bits = search.take_rows(A.to(torch.uint8), order).transpose(1, 2).to(torch.bool).contiguous()  # (G, h, n)
+            bits = search.take_rows(A > 0, order).transpose(1, 2).contiguous()  # (G, h, n), a byte per bit
             ys = self.yb.expand(G, n).gather(1, order)
             scores, thresholds = search.output_moves(qs, ys, t2, bits, pos, steps, norms, score, self.cfg.interval)
         c = torch.argmax(scores, dim=1, keepdim=True)
