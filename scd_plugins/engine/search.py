@@ -497,25 +497,18 @@ def screen_set(D: torch.Tensor, k: int, err: torch.Tensor):
     smallest, so every entry whose exact distance (within err of D) can be among the k smallest.
 
     Returns (columns (G, C, M), valid (G, C, M)): each row's entries in column order, padded (column 0,
-    invalid) to the longest row's count M >= k. On the CPU a NumPy partition of the values (about half
-    the time of an argpartition), then one mask: its nonzero entries are S', row by row.
+    invalid) to the longest row's count M >= k. On the CPU the k-th smallest comes from the few entries
+    under a bound (`_under_bound`: three passes over D instead of a partition of it, a fifth of the time).
     """
     G, C, L = D.shape
     if host_path(D):
-        Dn = D.numpy()
-        reach = torch.from_numpy(np.partition(Dn, k - 1, axis=-1)[..., k - 1])
+        flat, counts = _host_screen_set(D.numpy().reshape(G * C, L), k, err.reshape(-1))
+        flat, counts = torch.from_numpy(flat), torch.from_numpy(counts)
     else:
         reach = torch.kthvalue(D, k, dim=2).values
-    cut = (reach.to(torch.float64) + 2 * err).to(torch.float32)
-    cut = torch.nextafter(cut, torch.full_like(cut, torch.inf))  # rounded up: no entry of S' left out
-    if not host_path(D):
-        keep = D <= cut[..., None]
+        keep = D <= _cut(reach, err)[..., None]
         counts = keep.sum(2)
         flat = torch.nonzero(keep.reshape(-1)).flatten()
-    else:
-        keep = Dn <= cut.numpy()[..., None]
-        counts = torch.from_numpy(keep.sum(2))
-        flat = torch.from_numpy(np.flatnonzero(keep))  # row-major: row by row, in column order
     M = int(counts.max())
     if int(counts.min()) == M:  # every row holds M entries (mostly k): no padding
         return (flat % L).reshape(G, C, M), torch.ones((G, C, M), dtype=torch.bool, device=D.device)
@@ -527,6 +520,60 @@ def screen_set(D: torch.Tensor, k: int, err: torch.Tensor):
     columns[row, slot] = flat % L
     valid[row, slot] = True
     return columns.reshape(G, C, M), valid.reshape(G, C, M)
+
+
+def _cut(reach: torch.Tensor, err: torch.Tensor) -> torch.Tensor:
+    """reach + 2 err in float32, rounded up: no entry of S' left out."""
+    cut = (reach.to(torch.float64) + 2 * err).to(torch.float32)
+    return torch.nextafter(cut, torch.full_like(cut, torch.inf))
+
+
+def _host_screen_set(rows: np.ndarray, k: int, err: torch.Tensor):
+    """`screen_set` of rows (R, L) on the host: (flat indices into rows of S', row by row in column order;
+    the count of each row)."""
+    R, L = rows.shape
+    under = _under_bound(rows, k)
+    if under is not None:
+        bound, flat, counts = under
+        values = _padded(rows.reshape(-1)[flat], flat // L, counts, np.inf)
+        cut = _cut(torch.from_numpy(np.partition(values, k - 1, axis=1)[:, k - 1]), err).numpy()
+        if (cut <= bound).all():  # S' lies under the bound: taken from its few entries
+            kept = values <= cut[:, None]
+            return _padded(flat, flat // L, counts, 0)[kept], kept.sum(1)
+    else:
+        cut = _cut(torch.from_numpy(np.partition(rows, k - 1, axis=1)[:, k - 1]), err).numpy()
+    keep = rows <= cut[:, None]
+    return np.flatnonzero(keep), keep.sum(1)  # row-major: row by row, in column order
+
+
+def _under_bound(rows: np.ndarray, k: int):
+    """(bound, flat, counts): per row a value with at least k entries at or under it, those entries (flat
+    indices, row by row in column order) and their count; None when the rows are too short to gain.
+
+    The bound is the k-th smallest of the minima of 4k interleaved blocks of a row: each of those k
+    minima is an entry at or under it, so at least k are; and it is tight (about 1.15 k entries are under
+    it on rows of random order), so the k-th smallest of the row is then found among few entries.
+    """
+    R, L = rows.shape
+    blocks = 4 * k
+    if L < 2 * blocks:
+        return None
+    width = L // blocks
+    minima = rows[:, : blocks * width].reshape(R, width, blocks).min(axis=1)
+    bound = np.partition(minima, k - 1, axis=1)[:, k - 1]
+    flat = np.flatnonzero(rows <= bound[:, None])
+    counts = np.bincount(flat // L, minlength=R)
+    if counts.min() < k:  # NaN entries: no bound to trust
+        return None
+    return bound, flat, counts
+
+
+def _padded(entries: np.ndarray, row: np.ndarray, counts: np.ndarray, fill) -> np.ndarray:
+    """Entries given row by row (`row` each one's row, ascending) as an array (R, max count), padded with fill."""
+    slot = np.arange(len(entries)) - np.repeat(np.cumsum(counts) - counts, counts)
+    out = np.full((len(counts), int(counts.max())), fill, dtype=entries.dtype)
+    out[row, slot] = entries
+    return out
 
 
 def score_is_ce(score) -> bool:

@@ -268,18 +268,27 @@ def test_output_moves_are_the_window_search_over_every_sample(seed, accelerator)
             assert float(score(torch.tensor(realised))) == expected  # the threshold stored is the split scored
 
 
-def test_the_screens_near_set_holds_every_entry_that_can_be_among_the_k_nearest():
-    rng = np.random.default_rng(3)
-    D = torch.tensor(rng.integers(0, 50, size=(2, 3, 200)) / 64.0, dtype=torch.float32)  # many ties
-    err = torch.tensor(rng.choice([0.0, 1e-3, 0.05], size=(2, 3)))
-    k = 7
+@pytest.mark.parametrize("seed", range(24))
+def test_the_screens_near_set_holds_every_entry_that_can_be_among_the_k_nearest(seed):
+    """Against the definition, on rows long enough for the bound on the k-th smallest (`_under_bound`) and
+    rows too short for it, with many ties, rows in sorted order, and errors small and large against the
+    spacing of the entries (S' inside the bound's entries, or reaching past them)."""
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(1, 12))
+    L = int(rng.choice([k, 3 * k, 8 * k + int(rng.integers(0, 9)), 200]))
+    levels = int(rng.choice([3, 50, 1 << 20]))
+    D = torch.tensor(rng.integers(0, levels, size=(2, 3, L)) / levels, dtype=torch.float32)
+    D[1, 0] = torch.sort(D[1, 0]).values  # sorted: the blocks' minima are the row's smallest entries
+    err = torch.tensor(rng.choice([0.0, 1e-7, 1e-3, 0.05], size=(2, 3)))
     columns, valid = search.screen_set(D, k, err)
     kth = torch.kthvalue(D, k, dim=2).values.to(torch.float64)
     for g in range(2):
         for c in range(3):
-            got = set(columns[g, c][valid[g, c]].tolist())
-            assert len(got) == int(valid[g, c].sum())  # no entry twice
-            assert got == set(torch.nonzero(D[g, c].to(torch.float64) <= kth[g, c] + 2 * err[g, c]).flatten().tolist())
+            got = columns[g, c][valid[g, c]].tolist()
+            assert got == sorted(set(got))  # in column order, no entry twice
+            cut = torch.nextafter((kth[g, c] + 2 * err[g, c]).to(torch.float32), torch.tensor(torch.inf))
+            assert got == torch.nonzero(D[g, c] <= cut).flatten().tolist()
+            assert len(got) >= k
 
 
 def assert_best_ce(cands, losses, threshold, score):
