@@ -36,6 +36,7 @@ from scd_plugins.engine.codes import byte_codes
 from scd_plugins.engine.config import VoteConfig
 from scd_plugins.engine.host import host_path
 from scd_plugins.engine.objective import ZeroOne
+from scd_plugins.engine.screen import Lookup
 
 
 class CrossEntropyScore:
@@ -48,16 +49,6 @@ class CrossEntropyScore:
 
     def __call__(self, counters):
         return counters[..., 0] / self.n
-
-
-def _affine(table: np.ndarray):
-    """(low, unit, slack) with table[c] = low + unit * c within slack, when the codes' table is evenly
-    spaced to float32 precision (8-bit pixels k / 255: every value present); else None."""
-    if len(table) < 2:
-        return None
-    low, unit = float(table[0]), float(table[-1] - table[0]) / (len(table) - 1)
-    slack = float(np.abs(table - (low + unit * np.arange(len(table)))).max())
-    return (low, unit, slack) if slack <= 1e-6 * max(1.0, float(np.abs(table).max())) else None
 
 
 def _init_weights(shape, binary: bool, gen: torch.Generator) -> torch.Tensor:
@@ -95,7 +86,6 @@ class GroupTrainer:
             codes = None
         self.codes = byte_codes(XT.numpy()) if isinstance(codes, str) else codes
         self.table32 = None if self.codes is None else self.codes[0].astype(np.float32)  # screening only
-        self.affine = None if self.codes is None else _affine(self.codes[0])
         # Every batch holds m[0] negatives then m[1] positives: the same labels for every vote and iteration.
         self.yb = torch.cat([torch.zeros(self.m[0]), torch.ones(self.m[1])]).to(dev, torch.int64)
         self.sign_b = (2 * self.yb - 1).to(torch.float64)
@@ -191,8 +181,8 @@ class GroupTrainer:
         similar band widths (`search.width_batches`: no vote pays for a much wider vote's band).
 
         column_inputs(positions (G', L), coords (G', F'), g) gives the inputs (G', F', L) of coordinates
-        `coords` at sorted positions, for the votes g (None: every vote); with `screen=True` it may give
-        them in float32, rounded. point_inputs(g, coords, positions), flat (R,) each, gives exact inputs one
+        `coords` at sorted positions, for the votes g (None: every vote); with `screen=True` it describes
+        them as a `screen.Lookup`. point_inputs(g, coords, positions), flat (R,) each, gives exact inputs one
         by one: when given (CPU only), the searches screen in float32 (`search._screened_block`).
         """
         F = steps.shape[1] if self.cfg.binary_weights else steps.shape[1] // 2
@@ -319,14 +309,17 @@ class GroupTrainer:
         self.t1[self.ar, k] = t1k
         self.A_full[self.ar, :, k] = (Pk > t1k[:, None]).to(torch.float64)  # node k's column, the only one changed
 
-    def _inputs(self, f: torch.Tensor, samples: torch.Tensor, screen: bool = False) -> torch.Tensor:
+    def _inputs(self, f: torch.Tensor, samples: torch.Tensor, screen: bool = False):
         """XT[f[g, i], samples[g, j]] as (G', F', L) float64: features f (G', F'), samples (G', L); with
-        `screen`, rounded to float32 where that is cheaper (the codes' look-up), for a float32 screen.
+        `screen` (CPU), the same inputs described as a `screen.Lookup` for the float32 screen to read.
 
         On the CPU, with byte codes, each vote's F' code rows are copied whole (contiguous, an eighth
         of their float64 size) and the band's samples taken from that copy, then looked up; without
         codes, one NumPy take of the band's entries (cheaper than copying float64 rows whole).
         """
+        if screen:
+            matrix = self.XT_np.reshape(self.d, self.N) if self.codes is None else self.codes[1]
+            return Lookup(matrix, self.table32, f.numpy(), samples.numpy())
         if not self.host:
             return self.XT_flat[f[:, :, None] * self.N + samples[:, None, :]]
         if self.codes is None:
@@ -334,9 +327,7 @@ class GroupTrainer:
         table, codes = self.codes
         fs, ss = f.numpy(), samples.numpy()
         picked = np.stack([np.take(np.take(codes, fs[g], axis=0), ss[g], axis=1) for g in range(len(fs))])
-        if screen and self.affine is not None:
-            return search.Coded(torch.from_numpy(picked), *self.affine)
-        return torch.from_numpy(np.take(self.table32 if screen else table, picked))
+        return torch.from_numpy(np.take(table, picked))
 
     # ----- pocket and loop --------------------------------------------------------------------------
     def _out(self, A):

@@ -20,12 +20,13 @@ decide) are recomputed in float64, so the result is bit for bit that of the floa
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import numpy as np
 import torch
 
 from scd_plugins.engine.host import host_path
+from scd_plugins.engine.screen import screen_rows
 
 Score = Callable[[torch.Tensor], torch.Tensor]
 QUANTUM = 2.0 ** -24  # cross-entropy gains are multiples of this: sums of up to 2**29 of them are exact
@@ -371,8 +372,8 @@ def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, ste
     search does not depend on the order of a block).
     `near` (G,), when given, is `kth_distance(sorted_p, t0, min(2 * interval, n))`, already computed.
     `exact_at(g, c, pos)` and `screen_inputs(positions)`, when given, give the exact inputs (float64) of
-    candidates c of votes g at sorted positions pos (flat, equal lengths) and the block's inputs rounded
-    (float32, or `Coded`): a block of at least SCREEN_MIN candidate-samples is then screened in float32
+    candidates c of votes g at sorted positions pos (flat, equal lengths) and the block's inputs as a
+    `screen.Lookup` (CPU): a block of at least SCREEN_MIN candidate-samples is then screened in float32
     and settled in float64 where the screen cannot decide (`_screened_block`); the result is the same
     bit for bit (smaller blocks cost less in float64 than the screen's fixed overhead).
     """
@@ -427,25 +428,14 @@ _U32 = float(torch.finfo(torch.float32).eps) / 2  # unit roundoff of float32
 SCREEN_MIN = 1 << 18  # candidate-samples from which the float32 screen is cheaper (CIFAR scale: 2 x 128 x ~3000)
 
 
-class Coded(NamedTuple):
-    """Screening inputs given as byte codes (G, C, L) uint8 with x = low + unit * code within `slack`
-    (byte-coded data whose table is evenly spaced, as 8-bit pixels k / 255 are): the screen multiplies
-    the codes directly, with no table look-up."""
-
-    codes: torch.Tensor
-    low: float
-    unit: float
-    slack: float
-
-
 def _screened_block(sorted_p, t0, screen_inputs, exact_at, positions, steps, norms, x_abs, sorted_gains, suffix,
                     base, score, interval):
-    """`_search_block` screened in float32: the same (scores, thresholds, edge) bit for bit, with the
-    float64 work done only on the few samples per candidate that can be in its window.
+    """`_search_block` screened in float32 (host path): the same (scores, thresholds, edge) bit for bit,
+    with the float64 work done only on the few samples per candidate that can be in its window.
 
-    E = p + step * x - t0 * norm (the move's signed distance to t0, times norm) in float32, within
-    err = 16 u32 (|p| + |step| |x| + |t0 norm|) (+ 2 |step| slack for `Coded` inputs) of norm times the
-    exact float32-rounded distance
+    screen_inputs(positions) gives the block's inputs as a `screen.Lookup`. E = p + step * x - t0 * norm
+    (the move's signed distance to t0, times norm), computed in float32 (`screen.screen_rows`), is within
+    err = 16 u32 (|p| + |step| |x| + |t0 norm|) of norm times the exact float32-rounded distance
     `window_search` ranks on (a generous bound on the roundings of both). So with K' the k-th smallest
     |E| of a row, every sample of the exact window has |E| <= K' + 2 err, and every sample whose side
     of t0 the screen may get wrong has |E| <= err: that candidate set S' is redone exactly (its sides
@@ -454,126 +444,50 @@ def _screened_block(sorted_p, t0, screen_inputs, exact_at, positions, steps, nor
     not depend on which samples tied at the edge a selection keeps).
     """
     G, C = steps.shape
-    L = positions.shape[1]
     K = sorted_gains.shape[2]
-    k = max(1, min(2 * interval, L))
+    k = max(1, min(2 * interval, positions.shape[1]))
     p = sorted_p.gather(1, positions)
     offset = t0[:, None] * norms  # on iff p + step * x > t0 * norm
-    x = screen_inputs(positions)
-    slack, magnitude = 0.0, offset.abs()  # what the roundings scale with, beside |p| and |step x|
-    if isinstance(x, Coded):  # x = low + unit * code within slack: no table look-up
-        E = torch.addcmul(p.to(torch.float32)[:, None, :], x.codes, (steps * x.unit).to(torch.float32)[:, :, None])
-        E -= (offset - steps * x.low).to(torch.float32)[:, :, None]
-        slack = steps.abs() * x.slack
-        magnitude = magnitude + steps.abs() * (abs(x.low) + 256 * abs(x.unit))
-    else:
-        E = torch.addcmul(p.to(torch.float32)[:, None, :], x.to(torch.float32), steps.to(torch.float32)[:, :, None])
-        E -= offset.to(torch.float32)[:, :, None]
     gains = take_rows(sorted_gains, positions)
-    small = sorted_gains.dtype if score_is_ce(score) else torch.float32
-    on = torch.empty(E.shape, dtype=small, device=E.device)
-    torch.gt(E, 0, out=on)
+    unit = QUANTUM if score_is_ce(score) else 1.0
+    units = gains / unit  # every counter is an integer number of units (module docstring)
+    if not torch.equal(units, torch.round(units)):
+        raise ValueError("screened search: gains are not whole multiples of their unit")
+    err = 16 * _U32 * (p.abs().amax(1)[:, None] + steps.abs() * x_abs + offset.abs())  # (G, C)
+    f32 = [t.to(torch.float32).numpy() for t in (p, steps, offset)]
+    inside, columns, sides, counts = screen_rows(screen_inputs(positions), *f32,
+                                                 units.to(torch.int64).transpose(1, 2).contiguous().numpy(),
+                                                 err.numpy(), k)
     end = positions.amax(1)[:, None, None].add(1).expand(-1, 1, K)
-    current = base[:, None, :] + suffix.gather(1, end) + torch.bmm(on, gains.to(small)).to(gains.dtype)
-    D = E.abs_()
-    scale = p.abs().amax(1)[:, None] + steps.abs() * x_abs + magnitude
-    err = 16 * _U32 * scale + 2 * slack  # (G, C) float64
-    columns, valid = screen_set(D, k, err)  # (G, C, M): S' of each row, padded
+    current = base[:, None, :] + suffix.gather(1, end) + torch.from_numpy(inside).to(gains.dtype) * unit
+    columns, valid, sides = (torch.from_numpy(t) for t in _rows_padded(columns, sides, counts))
     M = columns.shape[2]
-    x = exact_at(torch.arange(G, device=E.device)[:, None, None].expand(G, C, M).reshape(-1),
-                 torch.arange(C, device=E.device)[None, :, None].expand(G, C, M).reshape(-1),
+    x = exact_at(torch.arange(G)[:, None, None].expand(G, C, M).reshape(-1),
+                 torch.arange(C)[None, :, None].expand(G, C, M).reshape(-1),
                  positions.gather(1, columns.reshape(G, C * M)).reshape(-1)).reshape(G, C, M)
     v = moved(p.gather(1, columns.reshape(G, C * M)).reshape(G, C, M), x, steps[:, :, None], norms[:, :, None])
     values = torch.where(valid, v, torch.full_like(v, torch.inf))
     # Sides settled exactly: what the screen put on or off wrongly, corrected in the counters.
-    fix = ((values > t0[:, None, None]).to(gains.dtype) - on.gather(2, columns).to(gains.dtype)) * valid
+    fix = ((values > t0[:, None, None]).to(gains.dtype) - sides.to(gains.dtype)) * valid
     g_at = take_rows(gains, columns.reshape(G, C * M)).reshape(G, C, M, K)
     current = current + (fix[..., None] * g_at).sum(2)
     return window_search(values, t0, gains, current, score, interval, columns)
 
 
-def screen_set(D: torch.Tensor, k: int, err: torch.Tensor):
-    """S' of each row of approximate distances D (G, C, L): the entries within 2 err (G, C) of the k-th
-    smallest, so every entry whose exact distance (within err of D) can be among the k smallest.
-
-    Returns (columns (G, C, M), valid (G, C, M)): each row's entries in column order, padded (column 0,
-    invalid) to the longest row's count M >= k. On the CPU the k-th smallest comes from the few entries
-    under a bound (`_under_bound`: three passes over D instead of a partition of it, a fifth of the time).
-    """
-    G, C, L = D.shape
-    if host_path(D):
-        flat, counts = _host_screen_set(D.numpy().reshape(G * C, L), k, err.reshape(-1))
-        flat, counts = torch.from_numpy(flat), torch.from_numpy(counts)
-    else:
-        reach = torch.kthvalue(D, k, dim=2).values
-        keep = D <= _cut(reach, err)[..., None]
-        counts = keep.sum(2)
-        flat = torch.nonzero(keep.reshape(-1)).flatten()
-    M = int(counts.max())
-    if int(counts.min()) == M:  # every row holds M entries (mostly k): no padding
-        return (flat % L).reshape(G, C, M), torch.ones((G, C, M), dtype=torch.bool, device=D.device)
-    row = flat // L
-    counts = counts.reshape(-1)
-    slot = torch.arange(len(flat), device=D.device) - (counts.cumsum(0) - counts)[row]
-    columns = torch.zeros((G * C, M), dtype=torch.long, device=D.device)
-    valid = torch.zeros((G * C, M), dtype=torch.bool, device=D.device)
-    columns[row, slot] = flat % L
-    valid[row, slot] = True
-    return columns.reshape(G, C, M), valid.reshape(G, C, M)
-
-
-def _cut(reach: torch.Tensor, err: torch.Tensor) -> torch.Tensor:
-    """reach + 2 err in float32, rounded up: no entry of S' left out."""
-    cut = (reach.to(torch.float64) + 2 * err).to(torch.float32)
-    return torch.nextafter(cut, torch.full_like(cut, torch.inf))
-
-
-def _host_screen_set(rows: np.ndarray, k: int, err: torch.Tensor):
-    """`screen_set` of rows (R, L) on the host: (flat indices into rows of S', row by row in column order;
-    the count of each row)."""
-    R, L = rows.shape
-    under = _under_bound(rows, k)
-    if under is not None:
-        bound, flat, counts = under
-        values = _padded(rows.reshape(-1)[flat], flat // L, counts, np.inf)
-        cut = _cut(torch.from_numpy(np.partition(values, k - 1, axis=1)[:, k - 1]), err).numpy()
-        if (cut <= bound).all():  # S' lies under the bound: taken from its few entries
-            kept = values <= cut[:, None]
-            return _padded(flat, flat // L, counts, 0)[kept], kept.sum(1)
-    else:
-        cut = _cut(torch.from_numpy(np.partition(rows, k - 1, axis=1)[:, k - 1]), err).numpy()
-    keep = rows <= cut[:, None]
-    return np.flatnonzero(keep), keep.sum(1)  # row-major: row by row, in column order
-
-
-def _under_bound(rows: np.ndarray, k: int):
-    """(bound, flat, counts): per row a value with at least k entries at or under it, those entries (flat
-    indices, row by row in column order) and their count; None when the rows are too short to gain.
-
-    The bound is the k-th smallest of the minima of 4k interleaved blocks of a row: each of those k
-    minima is an entry at or under it, so at least k are; and it is tight (about 1.15 k entries are under
-    it on rows of random order), so the k-th smallest of the row is then found among few entries.
-    """
-    R, L = rows.shape
-    blocks = 4 * k
-    if L < 2 * blocks:
-        return None
-    width = L // blocks
-    minima = rows[:, : blocks * width].reshape(R, width, blocks).min(axis=1)
-    bound = np.partition(minima, k - 1, axis=1)[:, k - 1]
-    flat = np.flatnonzero(rows <= bound[:, None])
-    counts = np.bincount(flat // L, minlength=R)
-    if counts.min() < k:  # NaN entries: no bound to trust
-        return None
-    return bound, flat, counts
-
-
-def _padded(entries: np.ndarray, row: np.ndarray, counts: np.ndarray, fill) -> np.ndarray:
-    """Entries given row by row (`row` each one's row, ascending) as an array (R, max count), padded with fill."""
-    slot = np.arange(len(entries)) - np.repeat(np.cumsum(counts) - counts, counts)
-    out = np.full((len(counts), int(counts.max())), fill, dtype=entries.dtype)
-    out[row, slot] = entries
-    return out
+def _rows_padded(columns: np.ndarray, sides: np.ndarray, counts: np.ndarray):
+    """Rows given one after another (counts (G, C) of them each) as (columns, valid, sides) (G, C, M), M the
+    largest count, padded with column 0, invalid."""
+    G, C = counts.shape
+    flat = counts.reshape(-1)
+    M = int(flat.max())
+    if int(flat.min()) == M:  # every row holds M entries (mostly k): no padding
+        return columns.reshape(G, C, M), np.ones((G, C, M), dtype=bool), sides.reshape(G, C, M)
+    row = np.repeat(np.arange(len(flat)), flat)
+    slot = np.arange(len(columns)) - np.repeat(np.cumsum(flat) - flat, flat)
+    out = [np.zeros((len(flat), M), dtype=t.dtype) for t in (columns, sides)]
+    valid = np.zeros((len(flat), M), dtype=bool)
+    out[0][row, slot], out[1][row, slot], valid[row, slot] = columns, sides, True
+    return out[0].reshape(G, C, M), valid.reshape(G, C, M), out[1].reshape(G, C, M)
 
 
 def score_is_ce(score) -> bool:

@@ -9,6 +9,7 @@ from scd_plugins.engine import search
 from scd_plugins.engine.config import VoteConfig
 from scd_plugins.engine.group import CrossEntropyScore, train_group
 from scd_plugins.engine.objective import ZeroOne
+from scd_plugins.engine.screen import Lookup, kth_smallest, screen_rows
 
 
 def admissible(values):
@@ -138,12 +139,9 @@ def test_the_float32_screen_gives_the_float64_search_bit_for_bit(seed, monkeypat
     Xs = torch.tensor(X).gather(2, order[:, None, :].expand(-1, F, -1))
     pos = torch.tensor(np.concatenate([np.arange(F), np.arange(F)]))
 
-    def inputs(positions, rows, rounded=False):
+    def inputs(positions, rows):
         if rows is None:
-            full = torch.cat([Xs, Xs], dim=1).gather(2, positions[:, None, :].expand(-1, 2 * F, -1))
-            if rounded and seed % 4 == 0:  # quarter values as byte codes: x = 0 + 0.25 * code
-                return search.Coded(torch.round(full * 4).to(torch.uint8), 0.0, 0.25, 0.0)
-            return full.to(torch.float32) if rounded else full
+            return torch.cat([Xs, Xs], dim=1).gather(2, positions[:, None, :].expand(-1, 2 * F, -1))
         g, c = rows
         return Xs[g, pos[c]][:, None, :].gather(2, positions[:, None, :])
 
@@ -155,8 +153,15 @@ def test_the_float32_screen_gives_the_float64_search_bit_for_bit(seed, monkeypat
             interval)
     plain = search.search_moves(*args[:2], inputs, *args[3:])
     monkeypatch.setattr(search, "SCREEN_MIN", 0)  # screen even these small blocks
-    screened = search.search_moves(*args[:2], inputs, *args[3:], exact_at=exact_at,
-                                   screen_inputs=lambda q: inputs(q, None, rounded=True))
+    matrix, table = Xs.reshape(G * F, n).numpy(), None  # row g * F + f: vote g's feature f, by sorted position
+    if seed % 4 == 0:  # quarter values as byte codes
+        matrix, table = np.round(matrix * 4).astype(np.uint8), np.arange(5, dtype=np.float32) / 4
+    features = (np.arange(G)[:, None] * F + pos.numpy()[None, :])
+
+    def lookup(positions):
+        return Lookup(matrix, table, features, positions.numpy())
+
+    screened = search.search_moves(*args[:2], inputs, *args[3:], exact_at=exact_at, screen_inputs=lookup)
     assert torch.equal(plain[0], screened[0]) and torch.equal(plain[1], screened[1])
     for g in range(G):
         for c in range(2 * F):
@@ -269,26 +274,58 @@ def test_output_moves_are_the_window_search_over_every_sample(seed, accelerator)
 
 
 @pytest.mark.parametrize("seed", range(24))
-def test_the_screens_near_set_holds_every_entry_that_can_be_among_the_k_nearest(seed):
-    """Against the definition, on rows long enough for the bound on the k-th smallest (`_under_bound`) and
-    rows too short for it, with many ties, rows in sorted order, and errors small and large against the
-    spacing of the entries (S' inside the bound's entries, or reaching past them)."""
+def test_the_screen_gives_each_candidates_counters_near_set_and_sides_by_definition(seed):
+    """`screen.screen_rows` against the definition, E = p + x * step - offset in float32: the counters
+    of the samples E puts on, S' (every entry within 2 err of the k-th smallest |E|, rounded up) in
+    column order, and E's side there; on rows long enough for the bound on the k-th smallest and rows
+    too short for it, with many ties, a row in sorted order, errors small and large against the
+    spacing of the entries (S' inside the bound's entries, or reaching past them), inputs as byte codes
+    into a table or as float64 values."""
     rng = np.random.default_rng(seed)
+    G, C, d, N, K = 2, 6, 5, 400, int(rng.integers(1, 3))
     k = int(rng.integers(1, 12))
-    L = int(rng.choice([k, 3 * k, 8 * k + int(rng.integers(0, 9)), 200]))
+    L = int(rng.choice([k, 3 * k, 4 * k + int(rng.integers(0, 9)), 200]))
     levels = int(rng.choice([3, 50, 1 << 20]))
-    D = torch.tensor(rng.integers(0, levels, size=(2, 3, L)) / levels, dtype=torch.float32)
-    D[1, 0] = torch.sort(D[1, 0]).values  # sorted: the blocks' minima are the row's smallest entries
-    err = torch.tensor(rng.choice([0.0, 1e-7, 1e-3, 0.05], size=(2, 3)))
-    columns, valid = search.screen_set(D, k, err)
-    kth = torch.kthvalue(D, k, dim=2).values.to(torch.float64)
-    for g in range(2):
-        for c in range(3):
-            got = columns[g, c][valid[g, c]].tolist()
-            assert got == sorted(set(got))  # in column order, no entry twice
-            cut = torch.nextafter((kth[g, c] + 2 * err[g, c]).to(torch.float32), torch.tensor(torch.inf))
-            assert got == torch.nonzero(D[g, c] <= cut).flatten().tolist()
-            assert len(got) >= k
+    codes = rng.integers(0, 256, size=(d, N)).astype(np.uint8)
+    table = (rng.integers(0, levels, size=256) / levels).astype(np.float32)
+    inputs = Lookup(codes, table, rng.integers(0, d, size=(G, C)), rng.integers(0, N, size=(G, L)))
+    if seed % 2:
+        inputs = inputs._replace(matrix=table[codes].astype(np.float64), table=None)
+    p = (rng.integers(0, levels, size=(G, L)) / levels).astype(np.float32)
+    steps = rng.choice([-0.5, 0.25, 1.0], size=(G, C)).astype(np.float32)
+    offset = (rng.integers(0, levels, size=(G, C)) / levels).astype(np.float32)
+    if seed % 3 == 0:  # one row in order of E: its blocks' minima are its smallest entries
+        p[0] = np.float32(0)
+        inputs.samples[0] = inputs.samples[0][np.argsort(table[codes[inputs.features[0, 0], inputs.samples[0]]],
+                                                         kind="stable")]
+    gains = rng.integers(-3, 4, size=(G, K, L))
+    err = rng.choice([0.0, 1e-7, 1e-3, 0.05], size=(G, C))
+    inside, columns, sides, counts = screen_rows(inputs, p, steps, offset, gains, err, k)
+    x = table[codes[inputs.features[:, :, None], inputs.samples[:, None, :]]]
+    E = p[:, None, :] + x * steps[:, :, None] - offset[:, :, None]  # float32, as the screen computes it
+    at = 0
+    for g in range(G):
+        for c in range(C):
+            on = E[g, c] > 0
+            assert inside[g, c].tolist() == [int(gains[g, j][on].sum()) for j in range(K)]
+            distance = np.abs(E[g, c])
+            kth = np.float64(np.sort(distance)[k - 1])
+            cut = np.nextafter(np.float32(kth + 2 * err[g, c]), np.float32(np.inf))
+            expected = np.flatnonzero(distance <= cut)
+            got = columns[at:at + counts[g, c]]
+            assert got.tolist() == expected.tolist() and len(got) >= k
+            assert sides[at:at + counts[g, c]].tolist() == on[expected].tolist()
+            at += counts[g, c]
+    assert at == len(columns)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_kth_smallest_selects_as_a_sort_does(seed):
+    rng = np.random.default_rng(seed)
+    m = int(rng.integers(1, 60))
+    values = (rng.integers(0, int(rng.choice([1, 3, 1000])), size=m + 5) / 7).astype(np.float32)
+    for k in range(1, m + 1):
+        assert kth_smallest(values, m, k, np.empty(m, np.float32)) == np.sort(values[:m])[k - 1]
 
 
 def assert_best_ce(cands, losses, threshold, score):
