@@ -425,7 +425,7 @@ def _search_block(sorted_p, t0, x, steps, norms, sorted_gains, suffix, base, sco
 
 
 _U32 = float(torch.finfo(torch.float32).eps) / 2  # unit roundoff of float32
-SCREEN_MIN = 1 << 18  # candidate-samples from which the float32 screen is cheaper (CIFAR scale: 2 x 128 x ~3000)
+SCREEN_MIN = 1 << 14  # candidate-samples from which the float32 screen (one compiled pass) is cheaper
 
 
 def _screened_block(sorted_p, t0, screen_inputs, exact_at, positions, steps, norms, x_abs, sorted_gains, suffix,
