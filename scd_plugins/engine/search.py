@@ -14,10 +14,10 @@ between candidates, to the first. Nothing here reads a value back to the host, e
 width on the CPU (`band_width`), where that is free.
 
 On the CPU the hidden node's move search (every family) is screened in float32
-(`_screened_block`, one compiled pass per candidate in `screen`): candidate projections are computed in
-float32 with a rigorous rounding bound, and
-only the samples that bound cannot rule out of a candidate's window (or whose side of t0 it cannot
-decide) are recomputed in float64, so the result is bit for bit that of the float64 search.
+(`_screened_block`, one compiled pass per candidate in `screen`): candidate projections are computed
+in float32 with a rigorous rounding bound, and only the samples that bound cannot rule out of a
+candidate's window (or whose side of t0 it cannot decide) are recomputed in float64, so the result
+is bit for bit that of the float64 search.
 """
 from __future__ import annotations
 
