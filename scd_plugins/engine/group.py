@@ -175,15 +175,15 @@ class GroupTrainer:
         return pos, steps, torch.sqrt(w_sq[:, None] + 2 * steps * w + steps ** 2)
 
     def _moves(self, ps, t0, column_inputs, pos, steps, norms, x_low, x_high, sg, suffix, base, score,
-               sample_of=None, point_inputs=None):
+               sample_of=None, screened=False):
         """`search.search_moves` for every candidate; +step and -step candidates searched apart (each
         sign's band is about half as wide as both together), on the CPU in batches of votes with
         similar band widths (`search.width_batches`: no vote pays for a much wider vote's band).
 
         column_inputs(positions (G', L), coords (G', F'), g) gives the inputs (G', F', L) of coordinates
         `coords` at sorted positions, for the votes g (None: every vote); with `screen=True` it describes
-        them as a `screen.Lookup`. point_inputs(g, coords, positions), flat (R,) each, gives exact inputs one
-        by one: when given (CPU only), the searches screen in float32 (`search._screened_block`).
+        them as a `screen.Lookup`, which `screened` searches (CPU only) screen in float32 and settle in
+        float64 (`search._screened_block`).
         """
         F = steps.shape[1] if self.cfg.binary_weights else steps.shape[1] // 2
         halves = [slice(0, F)] if self.cfg.binary_weights else [slice(0, F), slice(F, 2 * F)]
@@ -195,19 +195,19 @@ class GroupTrainer:
             batches = search.width_batches(ps, t0, *args, self.cfg.interval, near)
             if batches == [None]:
                 found.append(self._search_votes(None, hp, column_inputs, ps, t0, args, sg, suffix, base, score,
-                                                sample_of, near, point_inputs))
+                                                sample_of, near, screened))
                 continue
             scores = torch.empty(args[0].shape, dtype=torch.float64, device=self.device)
             thresholds = torch.empty_like(scores)
             for votes in batches:
                 scores[votes], thresholds[votes] = self._search_votes(votes, hp, column_inputs, ps, t0, args, sg,
                                                                       suffix, base, score, sample_of, near,
-                                                                      point_inputs)
+                                                                      screened)
             found.append((scores, thresholds))
         return torch.cat([f[0] for f in found], dim=1), torch.cat([f[1] for f in found], dim=1)
 
     def _search_votes(self, votes, hp, column_inputs, ps, t0, args, sg, suffix, base, score, sample_of, near,
-                      point_inputs=None):
+                      screened=False):
         """`search.search_moves` for the votes `votes` (None: every vote) of one half's candidates."""
         def pick(t):
             return t if votes is None or t is None else t[votes]
@@ -220,16 +220,11 @@ class GroupTrainer:
             g, c = rows
             return column_inputs(positions, hp[c][:, None], g if votes is None else votes[g])
 
-        def exact_at(g, c, positions):
-            return point_inputs(g if votes is None else votes[g], hp[c], positions)
-
         def screen_inputs(positions):
             return column_inputs(positions, hp.expand(count, -1), votes, True)
 
-        screened = point_inputs is not None  # exact inputs one by one: the float32 screen (CPU only)
         return search.search_moves(pick(ps), pick(t0), inputs, *(pick(a) for a in args), pick(sg), pick(suffix),
                                    pick(base), score, self.cfg.interval, pick(sample_of), near=pick(near),
-                                   exact_at=exact_at if screened else None,
                                    screen_inputs=screen_inputs if screened else None)
 
     def _sorted(self, p, gains):
@@ -282,17 +277,8 @@ class GroupTrainer:
             samples = (sorted_rows if g is None else sorted_rows[g]).gather(1, positions)
             return self._inputs((features if g is None else features[g]).gather(1, coords), samples, screen)
 
-        def point_inputs(g, coords, positions):
-            f, samples = features[g, coords], sorted_rows[g, positions]
-            if self.codes is None:
-                return self.XT_flat[f * self.N + samples]
-            table, codes = self.codes  # a byte per input: fewer cache misses than the float64 rows
-            return torch.from_numpy(table[codes[f.numpy(), samples.numpy()]])
-
-        screened = self.host
         scores, thresholds = self._moves(ps, t1k, column_inputs, pos, steps, norms, self.x_low[coords],
-                                         self.x_high[coords], sg, suffix, base, score, sorted_rows,
-                                         point_inputs if screened else None)
+                                         self.x_high[coords], sg, suffix, base, score, sorted_rows, self.host)
         c = torch.argmax(scores, dim=1, keepdim=True)
         better = scores.gather(1, c)[:, 0] > current
         f = coords.gather(1, c)[:, 0]
@@ -319,7 +305,8 @@ class GroupTrainer:
         """
         if screen:
             matrix = self.XT_np.reshape(self.d, self.N) if self.codes is None else self.codes[1]
-            return Lookup(matrix, self.table32, f.numpy(), samples.numpy())
+            return Lookup(matrix, self.table32, None if self.codes is None else self.codes[0], f.numpy(),
+                          samples.numpy())
         if not self.host:
             return self.XT_flat[f[:, :, None] * self.N + samples[:, None, :]]
         if self.codes is None:

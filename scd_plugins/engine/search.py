@@ -27,7 +27,8 @@ import numpy as np
 import torch
 
 from scd_plugins.engine.host import host_path
-from scd_plugins.engine.screen import screen_rows
+from scd_plugins.engine.objective import ZeroOne
+from scd_plugins.engine.screen import Scoring, screened_search
 
 Score = Callable[[torch.Tensor], torch.Tensor]
 QUANTUM = 2.0 ** -24  # cross-entropy gains are multiples of this: sums of up to 2**29 of them are exact
@@ -359,7 +360,7 @@ def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, ste
                  norms: torch.Tensor, x_low: torch.Tensor, x_high: torch.Tensor, sorted_gains: torch.Tensor,
                  suffix: torch.Tensor, base: torch.Tensor, score: Score, interval: int,
                  sample_of: torch.Tensor | None = None, near: torch.Tensor | None = None,
-                 exact_at: Callable | None = None, screen_inputs: Callable | None = None):
+                 screen_inputs: Callable | None = None):
     """Best (score, threshold) near t0 for every candidate move of every vote.
 
     sorted_p (G, n): exact projections sorted; sorted_gains (G, n, K) and suffix in that order.
@@ -372,11 +373,11 @@ def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, ste
     each sorted position: a block is then visited in sample order (cache-friendly input gathers; the
     search does not depend on the order of a block).
     `near` (G,), when given, is `kth_distance(sorted_p, t0, min(2 * interval, n))`, already computed.
-    `exact_at(g, c, pos)` and `screen_inputs(positions)`, when given, give the exact inputs (float64) of
-    candidates c of votes g at sorted positions pos (flat, equal lengths) and the block's inputs as a
-    `screen.Lookup` (CPU): a block of at least SCREEN_MIN candidate-samples is then screened in float32
-    and settled in float64 where the screen cannot decide (`_screened_block`); the result is the same
-    bit for bit (smaller blocks cost less in float64 than the screen's fixed overhead).
+    `screen_inputs(positions)`, when given, describes the block's inputs as a `screen.Lookup` (CPU): a
+    block of at least SCREEN_MIN candidate-samples is then screened in float32 and settled in float64
+    where the screen cannot decide, in one compiled pass (`_screened_block`), for the scores the
+    compiled search knows (`compiled_scoring`); the result is the same bit for bit (smaller blocks
+    cost less in float64 than the screen's fixed overhead).
     """
     G, n = sorted_p.shape
     k = max(1, min(2 * interval, n))
@@ -388,13 +389,14 @@ def search_moves(sorted_p: torch.Tensor, t0: torch.Tensor, inputs: Callable, ste
     positions = start[:, None] + torch.arange(L, device=sorted_p.device)
     if sample_of is not None:
         positions = positions.gather(1, argsort(sample_of.gather(1, positions)).to(positions.device))
-    if exact_at is None or screen_inputs is None or steps.numel() * L < SCREEN_MIN:
+    scoring = None if screen_inputs is None or steps.numel() * L < SCREEN_MIN else compiled_scoring(score)
+    if scoring is None:
         scores, thresholds, edge = _search_block(sorted_p, t0, inputs(positions, None), steps, norms, sorted_gains,
                                                  suffix, base, score, interval, positions)
     else:
         x_abs = torch.maximum(x_low.abs(), x_high.abs())
-        scores, thresholds, edge = _screened_block(sorted_p, t0, screen_inputs, exact_at, positions, steps, norms,
-                                                   x_abs, sorted_gains, suffix, base, score, interval)
+        scores, thresholds, edge = _screened_block(sorted_p, t0, screen_inputs, positions, steps, norms, x_abs,
+                                                   sorted_gains, suffix, base, scoring, interval)
     if L == n:
         return scores, thresholds
     truncated = edge >= radius[:, None] * (1 - 1e-6)  # samples left out might be in the window
@@ -429,14 +431,14 @@ _U32 = float(torch.finfo(torch.float32).eps) / 2  # unit roundoff of float32
 SCREEN_MIN = 1 << 14  # candidate-samples from which the float32 screen (one compiled pass) is cheaper
 
 
-def _screened_block(sorted_p, t0, screen_inputs, exact_at, positions, steps, norms, x_abs, sorted_gains, suffix,
-                    base, score, interval):
+def _screened_block(sorted_p, t0, screen_inputs, positions, steps, norms, x_abs, sorted_gains, suffix, base,
+                    scoring, interval):
     """`_search_block` screened in float32 (host path): the same (scores, thresholds, edge) bit for bit,
     with the float64 work done only on the few samples per candidate that can be in its window.
 
     screen_inputs(positions) gives the block's inputs as a `screen.Lookup`. E = p + step * x - t0 * norm
-    (the move's signed distance to t0, times norm), computed in float32 (`screen.screen_rows`), is within
-    err = 16 u32 (|p| + |step| |x| + |t0 norm|) of norm times the exact float32-rounded distance
+    (the move's signed distance to t0, times norm), computed in float32 (`screen.screened_search`), is
+    within err = 16 u32 (|p| + |step| |x| + |t0 norm|) of norm times the exact float32-rounded distance
     `window_search` ranks on (a generous bound on the roundings of both). So with K' the k-th smallest
     |E| of a row, every sample of the exact window has |E| <= K' + 2 err, and every sample whose side
     of t0 the screen may get wrong has |E| <= err: that candidate set S' is redone exactly (its sides
@@ -444,51 +446,30 @@ def _screened_block(sorted_p, t0, screen_inputs, exact_at, positions, steps, nor
     window's edge, so the window search over S' is the one over the whole block (`window_search` does
     not depend on which samples tied at the edge a selection keeps).
     """
-    G, C = steps.shape
     K = sorted_gains.shape[2]
     k = max(1, min(2 * interval, positions.shape[1]))
     p = sorted_p.gather(1, positions)
-    offset = t0[:, None] * norms  # on iff p + step * x > t0 * norm
     gains = take_rows(sorted_gains, positions)
-    unit = QUANTUM if score_is_ce(score) else 1.0
+    unit = QUANTUM if scoring.kind == 1 else 1.0
     units = gains / unit  # every counter is an integer number of units (module docstring)
     if not torch.equal(units, torch.round(units)):
         raise ValueError("screened search: gains are not whole multiples of their unit")
-    err = 16 * _U32 * (p.abs().amax(1)[:, None] + steps.abs() * x_abs + offset.abs())  # (G, C)
-    f32 = [t.to(torch.float32).numpy() for t in (p, steps, offset)]
-    inside, columns, sides, counts = screen_rows(screen_inputs(positions), *f32,
-                                                 units.to(torch.int64).transpose(1, 2).contiguous().numpy(),
-                                                 err.numpy(), k)
+    err = 16 * _U32 * (p.abs().amax(1)[:, None] + steps.abs() * x_abs + (t0[:, None] * norms).abs())  # (G, C)
     end = positions.amax(1)[:, None, None].add(1).expand(-1, 1, K)
-    current = base[:, None, :] + suffix.gather(1, end) + torch.from_numpy(inside).to(gains.dtype) * unit
-    columns, valid, sides = (torch.from_numpy(t) for t in _rows_padded(columns, sides, counts))
-    M = columns.shape[2]
-    x = exact_at(torch.arange(G)[:, None, None].expand(G, C, M).reshape(-1),
-                 torch.arange(C)[None, :, None].expand(G, C, M).reshape(-1),
-                 positions.gather(1, columns.reshape(G, C * M)).reshape(-1)).reshape(G, C, M)
-    v = moved(p.gather(1, columns.reshape(G, C * M)).reshape(G, C, M), x, steps[:, :, None], norms[:, :, None])
-    values = torch.where(valid, v, torch.full_like(v, torch.inf))
-    # Sides settled exactly: what the screen put on or off wrongly, corrected in the counters.
-    fix = ((values > t0[:, None, None]).to(gains.dtype) - sides.to(gains.dtype)) * valid
-    g_at = take_rows(gains, columns.reshape(G, C * M)).reshape(G, C, M, K)
-    current = current + (fix[..., None] * g_at).sum(2)
-    return window_search(values, t0, gains, current, score, interval, columns)
+    outside = (base[:, None, :] + suffix.gather(1, end))[:, 0]  # off below the block, on above it
+    found = screened_search(screen_inputs(positions), p.numpy(), steps.numpy(), norms.numpy(), t0.numpy(),
+                            units.to(torch.int64).transpose(1, 2).numpy(), outside.numpy(), unit, scoring, k,
+                            err.numpy())
+    return tuple(torch.from_numpy(t) for t in found)
 
 
-def _rows_padded(columns: np.ndarray, sides: np.ndarray, counts: np.ndarray):
-    """Rows given one after another (counts (G, C) of them each) as (columns, valid, sides) (G, C, M), M the
-    largest count, padded with column 0, invalid."""
-    G, C = counts.shape
-    flat = counts.reshape(-1)
-    M = int(flat.max())
-    if int(flat.min()) == M:  # every row holds M entries (mostly k): no padding
-        return columns.reshape(G, C, M), np.ones((G, C, M), dtype=bool), sides.reshape(G, C, M)
-    row = np.repeat(np.arange(len(flat)), flat)
-    slot = np.arange(len(columns)) - np.repeat(np.cumsum(flat) - flat, flat)
-    out = [np.zeros((len(flat), M), dtype=t.dtype) for t in (columns, sides)]
-    valid = np.zeros((len(flat), M), dtype=bool)
-    out[0][row, slot], out[1][row, slot], valid[row, slot] = columns, sides, True
-    return out[0].reshape(G, C, M), valid.reshape(G, C, M), out[1].reshape(G, C, M)
+def compiled_scoring(score) -> Scoring | None:
+    """The score as `screen.Scoring` for the compiled search, or None for a score it does not know."""
+    if score_is_ce(score):
+        return Scoring(1, (score.n,))
+    if isinstance(score, ZeroOne):
+        return Scoring(0, (score.alpha, score.beta, score.n0 + score.n1, score.n0, score.n1))
+    return None
 
 
 def score_is_ce(score) -> bool:

@@ -9,7 +9,7 @@ from scd_plugins.engine import search
 from scd_plugins.engine.config import VoteConfig
 from scd_plugins.engine.group import CrossEntropyScore, train_group
 from scd_plugins.engine.objective import ZeroOne
-from scd_plugins.engine.screen import Lookup, kth_smallest, screen_rows
+from scd_plugins.engine.screen import Lookup, kth_smallest, screened_search
 
 
 def admissible(values):
@@ -115,7 +115,7 @@ def test_band_search_matches_brute_force_and_the_search_over_every_sample(seed):
 
 @pytest.mark.parametrize("seed", range(15))
 def test_the_float32_screen_gives_the_float64_search_bit_for_bit(seed, monkeypatch):
-    """search_moves screened in float32 (exact_at, screen_inputs given) equals the float64 search and brute force: with
+    """search_moves screened in float32 (screen_inputs given) equals the float64 search and brute force: with
     values a hair (1e-12) from t0 that float32 cannot tell apart, and many exact ties at the window's
     edge (small-integer projections, quarter-valued inputs, also given as byte codes), 0-1 and
     cross-entropy gains."""
@@ -145,23 +145,20 @@ def test_the_float32_screen_gives_the_float64_search_bit_for_bit(seed, monkeypat
         g, c = rows
         return Xs[g, pos[c]][:, None, :].gather(2, positions[:, None, :])
 
-    def exact_at(g, c, positions):
-        return Xs[g, pos[c], positions]
-
     args = (ps, torch.tensor(t0), None, torch.tensor(steps), torch.tensor(norms),
             torch.tensor(X.min(2)[:, pos]), torch.tensor(X.max(2)[:, pos]), sg, suffix, torch.tensor(base), score,
             interval)
     plain = search.search_moves(*args[:2], inputs, *args[3:])
     monkeypatch.setattr(search, "SCREEN_MIN", 0)  # screen even these small blocks
-    matrix, table = Xs.reshape(G * F, n).numpy(), None  # row g * F + f: vote g's feature f, by sorted position
+    matrix, table, exact = Xs.reshape(G * F, n).numpy(), None, None  # row g * F + f: vote g's feature f
     if seed % 4 == 0:  # quarter values as byte codes
-        matrix, table = np.round(matrix * 4).astype(np.uint8), np.arange(5, dtype=np.float32) / 4
+        matrix, table, exact = np.round(matrix * 4).astype(np.uint8), np.arange(5, dtype=np.float32) / 4, np.arange(5) / 4
     features = (np.arange(G)[:, None] * F + pos.numpy()[None, :])
 
     def lookup(positions):
-        return Lookup(matrix, table, features, positions.numpy())
+        return Lookup(matrix, table, exact, features, positions.numpy())
 
-    screened = search.search_moves(*args[:2], inputs, *args[3:], exact_at=exact_at, screen_inputs=lookup)
+    screened = search.search_moves(*args[:2], inputs, *args[3:], screen_inputs=lookup)
     assert torch.equal(plain[0], screened[0]) and torch.equal(plain[1], screened[1])
     for g in range(G):
         for c in range(2 * F):
@@ -274,49 +271,46 @@ def test_output_moves_are_the_window_search_over_every_sample(seed, accelerator)
 
 
 @pytest.mark.parametrize("seed", range(24))
-def test_the_screen_gives_each_candidates_counters_near_set_and_sides_by_definition(seed):
-    """`screen.screen_rows` against the definition, E = p + x * step - offset in float32: the counters
-    of the samples E puts on, S' (every entry within 2 err of the k-th smallest |E|, rounded up) in
-    column order, and E's side there; on rows long enough for the bound on the k-th smallest and rows
-    too short for it, with many ties, a row in sorted order, errors small and large against the
-    spacing of the entries (S' inside the bound's entries, or reaching past them), inputs as byte codes
-    into a table or as float64 values."""
+def test_the_compiled_screen_gives_the_window_search_over_the_whole_block(seed):
+    """`screen.screened_search` against `search.window_search` over every sample of the block in float64:
+    scores, thresholds and window edges bit for bit; on rows long enough for the bound on the k-th
+    smallest and rows too short for it, with many ties (also at the window's edge and at t0), a row in
+    sorted order, inputs as byte codes into a table or as float64 values, 0-1 and cross-entropy scores."""
     rng = np.random.default_rng(seed)
-    G, C, d, N, K = 2, 6, 5, 400, int(rng.integers(1, 3))
+    G, C, d, N = 2, 6, 5, 400
+    ce = seed % 4 == 3
     k = int(rng.integers(1, 12))
     L = int(rng.choice([k, 3 * k, 4 * k + int(rng.integers(0, 9)), 200]))
     levels = int(rng.choice([3, 50, 1 << 20]))
     codes = rng.integers(0, 256, size=(d, N)).astype(np.uint8)
-    table = (rng.integers(0, levels, size=256) / levels).astype(np.float32)
-    inputs = Lookup(codes, table, rng.integers(0, d, size=(G, C)), rng.integers(0, N, size=(G, L)))
+    exact = rng.integers(0, levels, size=256) / levels
+    inputs = Lookup(codes, exact.astype(np.float32), exact, rng.integers(0, d, size=(G, C)),
+                    rng.integers(0, N, size=(G, L)))
     if seed % 2:
-        inputs = inputs._replace(matrix=table[codes].astype(np.float64), table=None)
-    p = (rng.integers(0, levels, size=(G, L)) / levels).astype(np.float32)
-    steps = rng.choice([-0.5, 0.25, 1.0], size=(G, C)).astype(np.float32)
-    offset = (rng.integers(0, levels, size=(G, C)) / levels).astype(np.float32)
-    if seed % 3 == 0:  # one row in order of E: its blocks' minima are its smallest entries
-        p[0] = np.float32(0)
-        inputs.samples[0] = inputs.samples[0][np.argsort(table[codes[inputs.features[0, 0], inputs.samples[0]]],
+        inputs = inputs._replace(matrix=exact[codes], table=None, exact=None)
+    p = rng.integers(0, levels, size=(G, L)) / levels
+    steps = rng.choice([-0.5, 0.25, 1.0], size=(G, C))
+    norms = rng.choice([1.0, 1.1, 0.95], size=(G, C))
+    t0 = rng.integers(0, levels, size=G) / levels
+    if seed % 3 == 0:  # one row in order of its values: its blocks' minima are its smallest entries
+        p[0] = 0.0
+        inputs.samples[0] = inputs.samples[0][np.argsort(exact[codes[inputs.features[0, 0], inputs.samples[0]]],
                                                          kind="stable")]
+    K, unit = (1, search.QUANTUM) if ce else (2, 1.0)
     gains = rng.integers(-3, 4, size=(G, K, L))
-    err = rng.choice([0.0, 1e-7, 1e-3, 0.05], size=(G, C))
-    inside, columns, sides, counts = screen_rows(inputs, p, steps, offset, gains, err, k)
-    x = table[codes[inputs.features[:, :, None], inputs.samples[:, None, :]]]
-    E = p[:, None, :] + x * steps[:, :, None] - offset[:, :, None]  # float32, as the screen computes it
-    at = 0
-    for g in range(G):
-        for c in range(C):
-            on = E[g, c] > 0
-            assert inside[g, c].tolist() == [int(gains[g, j][on].sum()) for j in range(K)]
-            distance = np.abs(E[g, c])
-            kth = np.float64(np.sort(distance)[k - 1])
-            cut = np.nextafter(np.float32(kth + 2 * err[g, c]), np.float32(np.inf))
-            expected = np.flatnonzero(distance <= cut)
-            got = columns[at:at + counts[g, c]]
-            assert got.tolist() == expected.tolist() and len(got) >= k
-            assert sides[at:at + counts[g, c]].tolist() == on[expected].tolist()
-            at += counts[g, c]
-    assert at == len(columns)
+    outside = rng.integers(0, 50, size=(G, K)) * unit
+    score = CrossEntropyScore(L) if ce else ZeroOne(120, 80, float(seed % 2), 1.0)
+    x = exact[codes[inputs.features[:, :, None], inputs.samples[:, None, :]]]
+    err = 16 * 2.0 ** -24 * (np.abs(p).max(1)[:, None] + np.abs(steps) * np.abs(x).max(2) + np.abs(t0[:, None] * norms))
+    err = err * rng.choice([1.0, 1e5, 1e9], size=(G, C))  # any bound holds: larger ones reach past the guess
+    found = screened_search(inputs, p, steps, norms, t0, gains, outside, unit, search.compiled_scoring(score), k, err)
+    values = torch.tensor((p[:, None, :] + x * steps[:, :, None]) / norms[:, :, None])
+    g64 = torch.tensor(gains.transpose(0, 2, 1) * unit)
+    current = torch.tensor(outside)[:, None, :] + ((values > torch.tensor(t0)[:, None, None]).to(g64.dtype) @ g64)
+    expected = search.window_search(values.clone(), torch.tensor(t0), g64, current, score, k // 2 if k % 2 == 0 else k,
+                                    window=k)
+    for got, want in zip(found, expected):
+        assert torch.equal(torch.from_numpy(got), want)
 
 
 @pytest.mark.parametrize("seed", range(40))
