@@ -138,10 +138,10 @@ def _score(c0, c1, kind, terms):
 
 @njit(cache=True, nogil=True)
 def _settle(m, values, distance, member_gains, counters, outside, unit, k, t0, kind, terms, window, prefix,
-            scratch):
+            scratch, c):
     """`search.window_search` of one candidate over its S' (m samples, exact values[:m], float32
     distances[:m], gains member_gains[:, :m]); counters (K,) its exact counters at t0 in units, besides
-    outside (K,). Returns (score, threshold, edge).
+    outside (K,); c (2,) scratch for the counters of a split. Returns (score, threshold, edge).
 
     The window holds every sample at or inside the edge (the k-th smallest distance), in order of value:
     the samples tied at the edge shift every position alike, so the result is the one over any k of them.
@@ -166,7 +166,7 @@ def _settle(m, values, distance, member_gains, counters, outside, unit, k, t0, k
         for j in range(q):
             prefix[r, j + 1] = prefix[r, j] + member_gains[r, window[j]]
     best, best_at = -np.inf, -1
-    c = np.zeros(2)
+    c[:] = 0.0
     for j in range(q + 1):
         if j != j0:
             if j == 0 or j == q:
@@ -205,6 +205,7 @@ def _screen(matrix, table, exact, features, samples, p, steps, offset, gains, er
     window = np.empty(L, np.int64)
     prefix = np.empty((K, L + 1), np.int64)
     counters = np.empty(K, np.int64)
+    split = np.zeros(2, np.float64)  # a split's counters (the second stays 0 for one counter)
     scores = np.empty((G, C), np.float64)
     thresholds = np.empty((G, C), np.float64)
     edges = np.empty((G, C), np.float64)
@@ -256,5 +257,5 @@ def _screen(matrix, table, exact, features, samples, p, steps, offset, gains, er
                     size += 1
             scores[g, c], thresholds[g, c], edges[g, c] = _settle(
                 size, values, distance, member_gains, counters, outside[g], unit, k, tg, kind, terms, window,
-                prefix, scratch)
+                prefix, scratch, split)
     return scores, thresholds, edges
