@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from scd_plugins.engine import ce_sums
 from scd_plugins.engine.host import host_path
 from scd_plugins.engine.objective import ZeroOne
 from scd_plugins.engine.screen import Scoring, screened_search
@@ -496,24 +497,26 @@ def ce_threshold_counts(Q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, t
     Returns (thresholds (G, C), scores (G, C)): scores are minus the mean BCE, from per-sample losses
     within one QUANTUM of the exact ones and multiples of it, so that they sum exactly in any order.
     newton_steps: at most 64 on the CPU (rows stop at convergence, mostly within 6), 32 elsewhere.
-    On the host path, where a group's terms pass CE_SPLIT, the votes are searched one at a time, each over
-    its own present terms: the group's tensors, padded to its widest vote, outgrow the caches (8 SCDCE
-    votes at CIFAR scale took 1.7x the time of the same votes one by one); the same result bit for bit.
+    On the host path the passes over the terms other than the sigmoids and softplus are compiled
+    (`ce_sums`: the same sums and comparisons), and where a group's terms pass CE_SPLIT the votes are
+    searched one at a time, each over its own present terms: the group's tensors, padded to its widest
+    vote, outgrow the caches (8 SCDCE votes at CIFAR scale took 1.7x the time of the same votes one by
+    one); the same result bit for bit.
     """
     G, C, _ = Q.shape
-    if G > 1 and Q.numel() > CE_SPLIT and host_path(Q):
+    host = host_path(Q)
+    if G > 1 and Q.numel() > CE_SPLIT and host:
         parts = [ce_threshold_counts(*_present_terms(Q, pos, neg, g), t_start[g:g + 1], n, newton_steps)
                  for g in range(G)]
         return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
     if newton_steps is None:
-        newton_steps = 64 if host_path(Q) else 32
+        newton_steps = 64 if host else 32
     weight = pos + neg
-    present = weight > 0
-    # Every term holds samples (the rule with real weights, each value its own term, unpadded): no masks needed.
-    dense = host_path(Q) and bool(present.all())
+    terms = _Terms(Q, weight, pos) if host else None
+    present = None if host else weight > 0
 
     def held(mask):
-        return mask if dense else mask & present
+        return mask & present
 
     # t* solves mean sigmoid(Q - t) = mean y, so it lies in [min Q - logit(ybar), max Q - logit(ybar)]:
     # a bracket that each step narrows; a Newton step leaving it is replaced by bisection (plain Newton
@@ -522,16 +525,23 @@ def ce_threshold_counts(Q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, t
     positives = pos.sum(2)
     ybar = (positives / n).clamp(1e-12, 1 - 1e-12)
     logit = torch.log(ybar) - torch.log1p(-ybar)
-    low = (Q.amin(2) if dense else torch.where(present, Q, big).amin(2)) - logit
-    high = (Q.amax(2) if dense else torch.where(present, Q, -big).amax(2)) - logit
+    if host:
+        low, high = terms.rows(ce_sums.held_range(terms.Q.numpy(), terms.weight, terms.wrow, big), G, C)
+    else:
+        low, high = torch.where(present, Q, big).amin(2), torch.where(present, Q, -big).amax(2)
+    low, high = low - logit, high - logit
     t = torch.minimum(torch.maximum(t_start[:, None].expand(G, C), low), high)
-    t = _newton(Q, weight, positives.expand(G, C), n, t, low, high, newton_steps)
+    t = _newton(Q, weight, positives.expand(G, C), n, t, low, high, newton_steps, terms)
     inf = torch.full((), torch.inf, dtype=Q.dtype, device=Q.device)  # a fill, not a host copy
-    above = Q > t[..., None]
-    lo = torch.where(held(~above), Q, -inf).amax(2)  # largest value at or below t* (-inf: none)
-    hi = torch.where(held(above), Q, inf).amin(2)  # smallest value above t* (inf: none)
-    lo_prev = torch.where(held(Q < lo[..., None]), Q, -inf).amax(2)  # next distinct value down
-    hi_next = torch.where(held(Q > hi[..., None]), Q, inf).amin(2)  # next distinct value up
+    if host:
+        lo, hi, lo_prev, hi_next = terms.rows(ce_sums.gaps(terms.Q.numpy(), terms.weight, terms.wrow,
+                                                           t.reshape(-1).numpy()), G, C)
+    else:
+        above = Q > t[..., None]
+        lo = torch.where(held(~above), Q, -inf).amax(2)  # largest value at or below t* (-inf: none)
+        hi = torch.where(held(above), Q, inf).amin(2)  # smallest value above t* (inf: none)
+        lo_prev = torch.where(held(Q < lo[..., None]), Q, -inf).amax(2)  # next distinct value down
+        hi_next = torch.where(held(Q > hi[..., None]), Q, inf).amin(2)  # next distinct value up
     has_lo, has_hi = torch.isfinite(lo), torch.isfinite(hi)
     has_prev, has_next = torch.isfinite(lo_prev), torch.isfinite(hi_next)
     lowest = torch.where(has_lo, torch.where(has_prev, inf, lo), hi)  # the smallest value (inf: not known here)
@@ -551,6 +561,11 @@ def ce_threshold_counts(Q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, t
         """Mean BCE at the threshold `option`, in QUANTUM units summed exactly: a negative's loss is
         softplus(z), a positive's softplus(-z) = softplus(z) - z, each term rounded to units (within
         one unit of the loss; one softplus per term)."""
+        if host:
+            z = terms.Q - option.reshape(-1, 1)
+            units = ce_sums.bce_units(torch.nn.functional.softplus(z).numpy(), z.numpy(), terms.weight,
+                                      terms.positives, terms.wrow, QUANTUM)
+            return torch.from_numpy(units).reshape(G, C) * QUANTUM / n
         z = Q - option[..., None]
         units = torch.nn.functional.softplus(z).div_(QUANTUM).round_()
         units = _count_sum(units, weight) - _count_sum(z.div_(QUANTUM).round_(), pos)
@@ -565,45 +580,54 @@ def ce_threshold_counts(Q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, t
 CE_SPLIT = 1 << 18  # terms of a group's CE output search above which its votes are searched one by one (CPU)
 
 
+class _Terms:
+    """The terms of `ce_threshold_counts` as the compiled passes read them (`ce_sums`): values Q (R, B)
+    with R = G * C rows, and the counts (M, B) of row r at row wrow[r] (M = G when every candidate of a
+    vote shares its counts)."""
+
+    def __init__(self, Q, weight, positives):
+        G, C, B = Q.shape
+        self.Q = Q.reshape(G * C, B).contiguous()
+        shared = weight.shape[1] == 1
+        self.weight, self.positives = (np.ascontiguousarray(x.expand(G, -1, B).reshape(-1, B).numpy())
+                                       for x in (weight, positives))
+        self.wrow = np.arange(G * C) // C if shared else np.arange(G * C)
+
+    @staticmethod
+    def rows(arrays, G, C):
+        """Per-row NumPy results as (G, C) tensors."""
+        return tuple(torch.from_numpy(a).reshape(G, C) for a in arrays)
+
+
 def _present_terms(Q, pos, neg, g):
-    """Vote g's terms (1, C, B') without those no candidate holds a sample at (padding): they add nothing."""
+    """Vote g's terms (1, C, B') without those no candidate holds a sample at (padding): they add nothing.
+    Padding at the end only (`output_bins` pads each vote's values there) is cut off as a slice."""
     held = ((pos[g] + neg[g]) > 0).any(0)  # (B,)
     keep = torch.nonzero(held).flatten()
+    if len(keep) == 0 or int(keep[-1]) == len(keep) - 1:
+        return tuple(x[g:g + 1, :, :len(keep)] for x in (Q, pos, neg))
     return tuple(x[g:g + 1].index_select(2, keep) for x in (Q, pos, neg))
 
 
-def _newton(Q, weight, positives, n, t, low, high, steps):
+def _newton(Q, weight, positives, n, t, low, high, steps, terms=None):
     """The safeguarded Newton iteration of `ce_threshold_counts`: t (G, C) moved to the continuous optimum
-    within the bracket [low, high] (G, C). On the host path only the rows still moving are computed
-    once they are at most half of those computed (most stop within 4 steps; the slowest take about
-    10): the same t bit for bit, since every row's sums are exact whatever the layout."""
-    G, C, B = Q.shape
-    host = host_path(Q)
-    still = torch.ones_like(t, dtype=torch.bool)
-    rows = None  # once compacted: the flat rows (G * C) being computed, and t of every row in `final`
+    within the bracket [low, high] (G, C). On the host path (`terms`: the terms as `_Terms`) each step
+    after the sigmoids is one compiled pass (`ce_sums.newton_step`, the same arithmetic), and only the
+    rows still moving are computed once they are at most half of those computed (most stop within 4
+    steps; the slowest take about 10): the same t bit for bit, since every row's sums are exact
+    whatever the layout."""
     # Sums of count * integer are exact in any order: a value's bins may sit anywhere in a row padded
     # to its group's longest, and the result stays that of the vote alone.
     scale = 2.0 ** (52 - max(1, int(n)).bit_length())  # sigmoids in units of 1 / scale: n of them sum exactly
+    if terms is not None:
+        return _newton_host(terms, positives, n, t, low, high, steps, scale)
+    still = torch.ones_like(t, dtype=torch.bool)
     for _ in range(steps):
-        if host:  # a host read is free here
-            moving = int(still.sum())
-            if moving == 0:
-                break  # every row has stopped: the remaining steps would be zeros
-            if moving <= still.numel() // 2:
-                keep = torch.nonzero(still.reshape(-1)).flatten()
-                if rows is None:
-                    final, rows = t.reshape(-1).clone(), keep
-                    Q = Q.reshape(G * C, B)[keep]
-                    weight = weight[:, 0][keep // C] if weight.shape[1] == 1 else weight.reshape(G * C, B)[keep]
-                else:
-                    final[rows] = t
-                    rows, Q, weight = rows[keep], Q[keep], weight[keep]
-                t, low, high, positives = (v.reshape(-1)[keep] for v in (t, low, high, positives))
-                still = torch.ones_like(t, dtype=torch.bool)
         s = torch.sigmoid(Q - t[..., None])
-        curvature = torch.addcmul(s, s, s, value=-1.0).mul_(scale).round_()  # s (1 - s), in units
-        grad = (_count_sum(s.mul_(scale).round_(), weight) / scale - positives) / n  # d loss / d bias (bias = -t)
-        hess = (_count_sum(curvature, weight) / scale / n).clamp_min(1e-300)  # grad > 0: t* lies above t
+        c = _count_sum((s - s * s).mul_(scale).round_(), weight)  # s (1 - s), in units
+        g = _count_sum(s.mul_(scale).round_(), weight)
+        grad = (g / scale - positives) / n  # d loss / d bias (bias = -t)
+        hess = (c / scale / n).clamp_min(1e-300)  # grad > 0: t* lies above t
         low = torch.where(grad > 0, t, low)
         high = torch.where(grad < 0, t, high)
         target = t + grad / hess
@@ -612,10 +636,33 @@ def _newton(Q, weight, positives, n, t, low, high, steps):
         step = torch.where(still, target - t, torch.zeros_like(t))
         t = t + step
         still = still & (step.abs() > 1e-13 * (1.0 + t.abs()))
-    if rows is None:
-        return t
-    final[rows] = t
-    return final.reshape(G, C)
+    return t
+
+
+def _newton_host(terms, positives, n, t, low, high, steps, scale):
+    """`_newton` on the host: flat rows, NumPy state updated in place by `ce_sums.newton_step`."""
+    G, C = t.shape
+    t, low, high, positives = (np.array(v.reshape(-1).numpy(), dtype=np.float64) for v in (t, low, high, positives))
+    final = t  # every row's t; `rows` the rows of it still computed, `at` their values
+    rows, at, values, wrow = None, t, terms.Q, terms.wrow
+    still = np.ones(len(t), dtype=np.bool_)
+    for _ in range(steps):
+        moving = int(still.sum())
+        if moving == 0:
+            break  # every row has stopped: the remaining steps would be zeros
+        if moving <= len(still) // 2:
+            keep = np.flatnonzero(still)
+            if rows is not None:
+                final[rows] = at
+            rows = keep if rows is None else rows[keep]
+            values, wrow = values[torch.from_numpy(keep)], wrow[keep]
+            at, low, high, positives = at[keep], low[keep], high[keep], positives[keep]
+            still = np.ones(len(keep), dtype=np.bool_)
+        s = torch.sub(values, torch.from_numpy(at)[:, None]).sigmoid_()
+        ce_sums.newton_step(s.numpy(), terms.weight, wrow, scale, positives, float(n), at, low, high, still)
+    if rows is not None:
+        final[rows] = at
+    return torch.from_numpy(final).reshape(G, C)
 
 
 def _count_sum(values: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
@@ -654,14 +701,17 @@ def output_bins(q: torch.Tensor, A: torch.Tensor | None, y: torch.Tensor):
     if A is None:
         return values, held, None, None
     h = A.shape[2]
-    bits = take_rows(A, order)  # sorted by q: the samples of a value are consecutive
-    after = torch.nonzero((new[:, 1:] == 0).reshape(-1)).flatten()  # sorted samples i + 1 of i's value
-    after = after + after // (n - 1) + 1  # as flat (G * n) positions
-    rows = bits.reshape(G * n, h)
-    if torch.equal(rows.index_select(0, after), rows.index_select(0, after - 1)):  # each as the one before it
-        total = held.sum(2)
-        first = (total.cumsum(1) - total).to(torch.long).clamp_max(n - 1)  # each value's first sample
-        return values, held, take_rows(bits, first), None
+    same = new[:, 1:] == 0  # sorted sample i + 1 has i's value
+    total = held[..., 0] + held[..., 1]
+    first = (total.cumsum(1) - total).to(torch.long).clamp_max(n - 1)  # each value's first sample
+    # Each sample's bits as exact integers (sums of distinct powers of two, 52 bits a number): equal
+    # patterns, equal numbers.
+    powers = 2.0 ** torch.arange(52, dtype=A.dtype, device=A.device)
+    code = torch.stack([A[..., j:j + 52] @ powers[:min(52, h - j)] for j in range(0, h, 52)], dim=-1)
+    code = take_rows(code, order)  # sorted by q: the samples of a value are consecutive
+    if bool(torch.all((code[:, 1:] == code[:, :-1]).all(-1) | ~same)):
+        return values, held, take_rows(A, order.gather(1, first)), None
+    bits = take_rows(A, order)
     ones = torch.zeros((G, 2 * U, h), dtype=q.dtype, device=q.device).scatter_add_(1, key[..., None].expand(-1, -1, h),
                                                                                   bits)
     return values, held, None, ones.reshape(G, U, 2, h)
