@@ -275,7 +275,8 @@ def test_the_compiled_screen_gives_the_window_search_over_the_whole_block(seed):
     """`screen.screened_search` against `search.window_search` over every sample of the block in float64:
     scores, thresholds and window edges bit for bit; on rows long enough for the bound on the k-th
     smallest and rows too short for it, with many ties (also at the window's edge and at t0), a row in
-    sorted order, inputs as byte codes into a table or as float64 values, 0-1 and cross-entropy scores."""
+    sorted order, inputs as byte codes into a table or as float64 values, 0-1 and cross-entropy scores,
+    and a screen far less precise than float32 (a coarse table: S' then reaches past the guessed bound)."""
     rng = np.random.default_rng(seed)
     G, C, d, N = 2, 6, 5, 400
     ce = seed % 4 == 3
@@ -288,6 +289,9 @@ def test_the_compiled_screen_gives_the_window_search_over_the_whole_block(seed):
                     rng.integers(0, N, size=(G, L)))
     if seed % 2:
         inputs = inputs._replace(matrix=exact[codes], table=None, exact=None)
+    coarse = 0.05 if seed % 6 == 4 else 0.0  # a float32 table this far off the values (err covers it)
+    if coarse:
+        inputs = inputs._replace(table=(exact + rng.uniform(-coarse, coarse, size=256)).astype(np.float32))
     p = rng.integers(0, levels, size=(G, L)) / levels
     steps = rng.choice([-0.5, 0.25, 1.0], size=(G, C))
     norms = rng.choice([1.0, 1.1, 0.95], size=(G, C))
@@ -302,7 +306,7 @@ def test_the_compiled_screen_gives_the_window_search_over_the_whole_block(seed):
     score = CrossEntropyScore(L) if ce else ZeroOne(120, 80, float(seed % 2), 1.0)
     x = exact[codes[inputs.features[:, :, None], inputs.samples[:, None, :]]]
     err = 16 * 2.0 ** -24 * (np.abs(p).max(1)[:, None] + np.abs(steps) * np.abs(x).max(2) + np.abs(t0[:, None] * norms))
-    err = err * rng.choice([1.0, 1e5, 1e9], size=(G, C))  # any bound holds: larger ones reach past the guess
+    err = err * rng.choice([1.0, 1e5, 1e9], size=(G, C)) + 1.01 * coarse * np.abs(steps)  # any bound holds
     found = screened_search(inputs, p, steps, norms, t0, gains, outside, unit, search.compiled_scoring(score), k, err)
     values = torch.tensor((p[:, None, :] + x * steps[:, :, None]) / norms[:, :, None])
     g64 = torch.tensor(gains.transpose(0, 2, 1) * unit)
