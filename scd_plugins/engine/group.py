@@ -146,11 +146,12 @@ class GroupTrainer:
         base = torch.stack([(off * neg).sum(-1), (off * pos).sum(-1)], dim=-1)
         return gains, base
 
-    def _hidden_gains(self, A, k, y, sign):
-        """Gains (G, n, K) / base (G, K) of turning hidden node k on, scored through the output layer."""
+    def _hidden_gains(self, A, k, y, sign, z=None):
+        """Gains (G, n, K) / base (G, K) of turning hidden node k on, scored through the output layer
+        (z: `_out(A)` when known)."""
         w2k = self.w2.gather(1, k[:, None])  # (G, 1)
         ak = A.gather(2, k[:, None, None].expand(-1, A.shape[1], 1))[..., 0]
-        z_off = self._out(A) - ak * w2k
+        z_off = (self._out(A) if z is None else z) - ak * w2k
         z_on = z_off + w2k
         t2 = self.t2[:, None]
         if self.cfg.loss == "ce":
@@ -259,10 +260,23 @@ class GroupTrainer:
         w2[self.ar, j] += step
         self.w2 = w2 / norm[:, None]
         self.t2 = torch.where(better, thresholds.gather(1, c)[:, 0], t2)
+        return self._out_moved(A, q, better)
 
-    def _hidden_step(self, rows, A, k, features, iteration):
+    def _out_moved(self, A, q, moved):
+        """`_out(A)` after an output step: q, the projections before it, recomputed for the votes whose
+        weights moved (on the host only those: each vote's rows are summed alike in any group)."""
+        if not self.host:
+            return torch.where(moved[:, None], self._out(A), q)
+        idx = torch.nonzero(moved).flatten()
+        if len(idx) == 0:
+            return q
+        q = q.clone()
+        q[idx] = (A[idx] * self.w2[idx][:, None, :]).sum(-1)
+        return q
+
+    def _hidden_step(self, rows, A, k, features, iteration, z=None):
         G, n, h = A.shape
-        gains, base = self._hidden_gains(A, k, self.yb.expand(G, n), self.sign_b.expand(G, n))
+        gains, base = self._hidden_gains(A, k, self.yb.expand(G, n), self.sign_b.expand(G, n), z)
         Pk = self.P.gather(2, k[:, None, None].expand(-1, self.N, 1))[..., 0]  # (G, N)
         p = Pk.gather(1, rows)
         order, ps, sg, suffix = self._sorted(p, gains)
@@ -421,8 +435,8 @@ class GroupTrainer:
         value back to the host."""
         rows, k, features = self._next_draw()
         A = search.take_rows(self.A_full, rows)
-        self._output_step(A, it)
-        self._hidden_step(rows, A, k, features, it)  # activations are unchanged by an output move
+        z = self._output_step(A, it)  # the output projections after it
+        self._hidden_step(rows, A, k, features, it, z)  # activations are unchanged by an output move
         if (it + 1) % self.cfg.refresh_every == 0:
             self.P = self._project()
             self.A_full = self._activations(self.P)
