@@ -12,15 +12,25 @@ still moving in a Newton iteration moves an index, not a copy of the counts.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic
+
+
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """a * b + c rounded once (LLVM's fma): what torch's `addcmul` computes on the CPU."""
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+    return types.float64(types.float64, types.float64, types.float64), codegen
 
 
 @njit(cache=True, nogil=True)
 def newton_step(s, weight, wrow, scale, positives, n, t, low, high, still):
     """One safeguarded Newton step of `search._newton` for every row, in place on t, low, high and still
     (R,): s (R, B) the sigmoids at t, weight (M, B) the counts. The gradient's and the curvature's
-    sigmoid sums are taken in units of 1 / scale (sum w * rint(s * scale), sum w * rint((s - s * s) *
-    scale)), then the step is `_newton`'s, operation for operation."""
+    sigmoid sums are taken in units of 1 / scale (sum w * rint(s * scale), sum w * rint(s (1 - s) *
+    scale), s (1 - s) rounded once as `addcmul` does), then the step is `_newton`'s, operation for
+    operation."""
     R, B = s.shape
     for r in range(R):
         w = weight[wrow[r]]
@@ -29,7 +39,7 @@ def newton_step(s, weight, wrow, scale, positives, n, t, low, high, still):
         for b in range(B):
             v = s[r, b]
             g += w[b] * np.rint(v * scale)
-            c += w[b] * np.rint((v - v * v) * scale)
+            c += w[b] * np.rint(_fma(-v, v, v) * scale)
         grad = (g / scale - positives[r]) / n
         hess = max(c / scale / n, 1e-300)
         if grad > 0:

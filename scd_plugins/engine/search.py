@@ -624,7 +624,7 @@ def _newton(Q, weight, positives, n, t, low, high, steps, terms=None):
     still = torch.ones_like(t, dtype=torch.bool)
     for _ in range(steps):
         s = torch.sigmoid(Q - t[..., None])
-        c = _count_sum((s - s * s).mul_(scale).round_(), weight)  # s (1 - s), in units
+        c = _count_sum(torch.addcmul(s, s, s, value=-1.0).mul_(scale).round_(), weight)  # s (1 - s), in units
         g = _count_sum(s.mul_(scale).round_(), weight)
         grad = (g / scale - positives) / n  # d loss / d bias (bias = -t)
         hess = (c / scale / n).clamp_min(1e-300)  # grad > 0: t* lies above t

@@ -72,3 +72,22 @@ def test_output_bins_find_shared_patterns_with_any_number_of_hidden_nodes(h):
     q = torch.tensor(np.where(np.arange(n) == 30, q[0].numpy()[5], q.numpy()))
     _, _, pattern, ones = search.output_bins(q, torch.tensor(A), y)
     assert pattern is None and ones is not None
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("shared", [True, False])
+def test_compiled_newton_steps_are_the_tensor_steps_bit_for_bit(seed, shared):
+    """The continuous optimum itself, not only the thresholds chosen from it (those would survive a
+    different but converging path): the same t from the compiled steps as from the tensor ones."""
+    rng = np.random.default_rng(700 + seed)
+    Q, pos, neg, n, t_start = random_terms(rng, shared, "end")
+    weight = pos + neg
+    G, C = Q.shape[:2]
+    positives = pos.sum(2).expand(G, C)
+    low = torch.full((G, C), float(Q.min()) - 20.0, dtype=torch.float64)
+    high = torch.full((G, C), float(Q.max()) + 20.0, dtype=torch.float64)
+    t = torch.minimum(torch.maximum(t_start[:, None].expand(G, C), low), high)
+    with accelerator_path():
+        reference = search._newton(Q, weight, positives, n, t, low, high, 64)
+    found = search._newton(Q, weight, positives, n, t, low, high, 64, search._Terms(Q, weight, pos))
+    assert torch.equal(found, reference)
