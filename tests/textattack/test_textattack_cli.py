@@ -35,6 +35,12 @@ params = { n_estimators = 2, max_iter = 150 }
 [[models]]
 name = "rf"
 params = { n_estimators = 4, min_samples_leaf = 10 }
+[[models]]
+name = "bnn"
+params = { n_estimators = 2, max_iter = 20 }
+[[models]]
+name = "wordcnn"
+params = { n_estimators = 2, max_iter = 2 }
 """
 
 
