@@ -271,7 +271,7 @@ class GroupTrainer:
         if len(idx) == 0:
             return q
         q = q.clone()
-        q[idx] = (A[idx] * self.w2[idx][:, None, :]).sum(-1)
+        q[idx] = self._out(A[idx], self.w2[idx])
         return q
 
     def _hidden_step(self, rows, A, k, features, iteration, z=None):
@@ -331,10 +331,11 @@ class GroupTrainer:
         return torch.from_numpy(np.take(table, picked))
 
     # ----- pocket and loop --------------------------------------------------------------------------
-    def _out(self, A):
-        """Output projections A @ w2 per vote, as an elementwise product summed over the last axis (a
-        batched matrix product rounds differently with the group size)."""
-        return (A * self.w2[:, None, :]).sum(-1)
+    def _out(self, A, w2=None):
+        """Output projections A @ w2 per vote (w2: self.w2, or the rows of it A's votes have), as an
+        elementwise product summed over the last axis (a batched matrix product rounds differently with
+        the group size)."""
+        return (A * (self.w2 if w2 is None else w2)[:, None, :]).sum(-1)
 
     def _activations(self, P):
         return (P > self.t1[:, None, :]).to(torch.float64)

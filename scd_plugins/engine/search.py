@@ -702,14 +702,14 @@ def output_bins(q: torch.Tensor, A: torch.Tensor | None, y: torch.Tensor):
         return values, held, None, None
     h = A.shape[2]
     same = new[:, 1:] == 0  # sorted sample i + 1 has i's value
-    total = held[..., 0] + held[..., 1]
-    first = (total.cumsum(1) - total).to(torch.long).clamp_max(n - 1)  # each value's first sample
     # Each sample's bits as exact integers (sums of distinct powers of two, 52 bits a number): equal
     # patterns, equal numbers.
     powers = 2.0 ** torch.arange(52, dtype=A.dtype, device=A.device)
     code = torch.stack([A[..., j:j + 52] @ powers[:min(52, h - j)] for j in range(0, h, 52)], dim=-1)
     code = take_rows(code, order)  # sorted by q: the samples of a value are consecutive
     if bool(torch.all((code[:, 1:] == code[:, :-1]).all(-1) | ~same)):
+        total = held[..., 0] + held[..., 1]
+        first = (total.cumsum(1) - total).to(torch.long).clamp_max(n - 1)  # each value's first sample
         return values, held, take_rows(A, order.gather(1, first)), None
     bits = take_rows(A, order)
     ones = torch.zeros((G, 2 * U, h), dtype=q.dtype, device=q.device).scatter_add_(1, key[..., None].expand(-1, -1, h),
