@@ -110,18 +110,22 @@ def test_textattack_list_shows_every_table7_model_and_the_recipe(tiny, tmp_path)
     from scd_plugins.textattack.named import TABLE7_FAMILIES, TEXT_DATASETS
 
     env = subprocess_env(tmp_path)
-    models = subprocess.run([textattack_exe(), "list", "models", "--plain"], env=env, capture_output=True,
-                            text=True, timeout=300)
-    assert models.returncode == 0, models.stderr[-3000:]
-    names = set(models.stdout.split())
+    env_no_hook = dict(env, SCD_PLUGINS_NO_TEXTATTACK_HOOK="1")  # the fallback command registers without the hook
+    # Both commands at once: each spends about 12 s importing textattack, on a core of its own.
+    commands = {"models": ([textattack_exe(), "list", "models", "--plain"], env),
+                "recipes": ([sys.executable, "-m", "scd_plugins.textattack", "list", "attack-recipes", "--plain"],
+                            env_no_hook)}
+    running = {key: subprocess.Popen(cmd, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for key, (cmd, e) in commands.items()}
+    done = {key: (proc, *proc.communicate(timeout=300)) for key, proc in running.items()}
+    proc, stdout, stderr = done["models"]
+    assert proc.returncode == 0, stderr[-3000:]
+    names = set(stdout.split())
     assert {f"{f}-{d}" for f in TABLE7_FAMILIES for d in TEXT_DATASETS} <= names
     assert {"scdcebnn-imdb", "lstm-mr"} <= names                 # other registered families; stock names
-    # the fallback command registers without the .pth hook
-    env_no_hook = dict(env, SCD_PLUGINS_NO_TEXTATTACK_HOOK="1")
-    recipes = subprocess.run([sys.executable, "-m", "scd_plugins.textattack", "list", "attack-recipes", "--plain"],
-                             env=env_no_hook, capture_output=True, text=True, timeout=300)
-    assert recipes.returncode == 0, recipes.stderr[-3000:]
-    assert "textfooler-offline" in recipes.stdout and "textfooler " in recipes.stdout
+    proc, stdout, stderr = done["recipes"]
+    assert proc.returncode == 0, stderr[-3000:]
+    assert "textfooler-offline" in stdout and "textfooler " in stdout
 
 
 @pytest.mark.parametrize("family", ["scd01", "scdce", "mlp", "rf", "bnn", "wordcnn"])
