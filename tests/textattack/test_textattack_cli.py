@@ -112,20 +112,18 @@ def test_textattack_list_shows_every_table7_model_and_the_recipe(tiny, tmp_path)
     env = subprocess_env(tmp_path)
     env_no_hook = dict(env, SCD_PLUGINS_NO_TEXTATTACK_HOOK="1")  # the fallback command registers without the hook
     # Both commands at once: each spends about 12 s importing textattack, on a core of its own.
-    commands = {"models": ([textattack_exe(), "list", "models", "--plain"], env),
-                "recipes": ([sys.executable, "-m", "scd_plugins.textattack", "list", "attack-recipes", "--plain"],
-                            env_no_hook)}
-    running = {key: subprocess.Popen(cmd, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for key, (cmd, e) in commands.items()}
-    done = {key: (proc, *proc.communicate(timeout=300)) for key, proc in running.items()}
-    proc, stdout, stderr = done["models"]
-    assert proc.returncode == 0, stderr[-3000:]
-    names = set(stdout.split())
+    pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    models = subprocess.Popen([textattack_exe(), "list", "models", "--plain"], env=env, **pipes)
+    recipes = subprocess.Popen([sys.executable, "-m", "scd_plugins.textattack", "list", "attack-recipes", "--plain"],
+                               env=env_no_hook, **pipes)
+    models_out, models_err = models.communicate(timeout=300)
+    recipes_out, recipes_err = recipes.communicate(timeout=300)
+    assert models.returncode == 0, models_err[-3000:]
+    names = set(models_out.split())
     assert {f"{f}-{d}" for f in TABLE7_FAMILIES for d in TEXT_DATASETS} <= names
     assert {"scdcebnn-imdb", "lstm-mr"} <= names                 # other registered families; stock names
-    proc, stdout, stderr = done["recipes"]
-    assert proc.returncode == 0, stderr[-3000:]
-    assert "textfooler-offline" in stdout and "textfooler " in stdout
+    assert recipes.returncode == 0, recipes_err[-3000:]
+    assert "textfooler-offline" in recipes_out and "textfooler " in recipes_out
 
 
 @pytest.mark.parametrize("family", ["scd01", "scdce", "mlp", "rf", "bnn", "wordcnn"])
