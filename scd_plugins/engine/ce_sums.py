@@ -2,7 +2,7 @@
 
 Each is one loop over a row of terms that does what several tensor passes did (a product, a
 rounding, a sum each), with the same arithmetic: every sum is of integer multiples, exact in any
-order, and the comparisons are exact. The transcendental functions (sigmoid, softplus) stay with
+order, and the comparisons are exact. The transcendental functions (sigmoid, exp, log) stay with
 torch, whose vectorised versions are several times faster than scalar ones.
 
 Rows r of values Q (R, B) read their counts from row wrow[r] of a counts matrix (M, B): candidates
@@ -57,17 +57,55 @@ def newton_step(s, weight, wrow, scale, positives, n, t, low, high, still):
 
 
 @njit(cache=True, nogil=True)
-def bce_units(softplus_z, z, weight, positives, wrow, quantum):
-    """sum w * rint(softplus(z) / quantum) - sum positives * rint(z / quantum) per row: the summed BCE in
-    units (a negative's loss is softplus(z), a positive's softplus(z) - z)."""
-    R, B = z.shape
-    out = np.zeros(R)
+def nearer_exponents(Q, o1, o2):
+    """-min(|Q - o1|, |Q - o2|) per term, rows r at the options o1[r] and o2[r]: exp of it is the exp
+    that `search.softplus_pair` shares between the two options."""
+    R, B = Q.shape
+    out = np.empty((R, B))
+    for r in range(R):
+        for b in range(B):
+            out[r, b] = -min(abs(Q[r, b] - o1[r]), abs(Q[r, b] - o2[r]))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def pair_logs_args(Q, o1, o2, near, f):
+    """1 + exp(-|z|) at both options (2, R, B) from near = exp(-min |z|) (R, B) and f = exp(-|o1 - o2|)
+    (R,), as `search.softplus_pair` forms them (its logs are taken by torch)."""
+    R, B = Q.shape
+    out = np.empty((2, R, B))
+    for r in range(R):
+        for b in range(B):
+            z1, z2, e = Q[r, b] - o1[r], Q[r, b] - o2[r], near[r, b]
+            if (z1 > 0) == (z2 > 0):
+                far = e * f[r]
+            elif e > 0:
+                far = f[r] / e
+            else:
+                far = 0.0
+            first = abs(z1) <= abs(z2)
+            out[0, r, b] = 1.0 + (e if first else far)
+            out[1, r, b] = 1.0 + (far if first else e)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def bce_pair_units(Q, o1, o2, logs, weight, positives, wrow, quantum):
+    """Per row and option, sum w * rint(softplus(z) / quantum) - sum positives * rint(z / quantum) with
+    softplus(z) = max(z, 0) + logs[k] (`pair_logs_args`' logs): the summed BCE in units (a
+    negative's loss is softplus(z), a positive's softplus(z) - z). Returns (R, 2)."""
+    R, B = Q.shape
+    out = np.zeros((R, 2))
     for r in range(R):
         w, p = weight[wrow[r]], positives[wrow[r]]
-        total = 0.0
+        total1 = 0.0
+        total2 = 0.0
         for b in range(B):
-            total += w[b] * np.rint(softplus_z[r, b] / quantum) - p[b] * np.rint(z[r, b] / quantum)
-        out[r] = total
+            z1, z2 = Q[r, b] - o1[r], Q[r, b] - o2[r]
+            total1 += w[b] * np.rint((max(z1, 0.0) + logs[0, r, b]) / quantum) - p[b] * np.rint(z1 / quantum)
+            total2 += w[b] * np.rint((max(z2, 0.0) + logs[1, r, b]) / quantum) - p[b] * np.rint(z2 / quantum)
+        out[r, 0] = total1
+        out[r, 1] = total2
     return out
 
 

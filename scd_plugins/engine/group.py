@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-from scd_plugins.engine import search
+from scd_plugins.engine import ce_moves, search
 from scd_plugins.engine.codes import byte_codes
 from scd_plugins.engine.config import VoteConfig
 from scd_plugins.engine.host import host_path
@@ -239,10 +239,7 @@ class GroupTrainer:
         q = self._out(A)
         pos, steps, norms = self._candidates(self.w2, (self.w2 * self.w2).sum(1), self.cfg.w_inc2)
         if self.cfg.loss == "ce":
-            now, moves = search.ce_output_terms(q, A, self.yb.expand(G, n), pos, steps)  # no renormalisation for CE
-            t2, current = search.ce_threshold_counts(*now, self.t2, n)
-            t2, current = t2[:, 0], current[:, 0]
-            thresholds, scores = search.ce_threshold_counts(*moves, t2, n)
+            t2, current, thresholds, scores = ce_moves.output_search(q, A, self.yb.expand(G, n), pos, steps, self.t2, n)
         else:
             gains, base = search.output_gains(self.yb.expand(G, n))
             order, qs, sg, suffix = self._sorted(q, gains)

@@ -481,6 +481,19 @@ def bce(z: torch.Tensor, sign: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.softplus(-sign * z)
 
 
+def softplus_pair(z1: torch.Tensor, z2: torch.Tensor, f: torch.Tensor):
+    """softplus(z1) and softplus(z2) for the terms z = Q - o at two thresholds o1, o2, from one exp a
+    term: softplus(z) = max(z, 0) + log(1 + exp(-|z|)), and exp(-|z|) at the farther option is the
+    nearer one's times f = exp(-|o1 - o2|) (both on one side of the term) or f over it (the term
+    between them). Within about 1e-16 of torch's softplus (a few units in 1e9 round to another
+    QUANTUM); the host path (`ce_sums.pair_logs_args`) forms the same numbers."""
+    first = z1.abs() <= z2.abs()
+    near = torch.minimum(z1.abs(), z2.abs()).neg_().exp_()
+    far = torch.where((z1 > 0) == (z2 > 0), near * f, torch.where(near > 0, f / near, torch.zeros_like(near)))
+    return tuple(z.clamp_min(0.0).add_((1.0 + e).log_())
+                 for z, e in ((z1, torch.where(first, near, far)), (z2, torch.where(first, far, near))))
+
+
 def ce_threshold_counts(Q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, t_start: torch.Tensor, n: int,
                         newton_steps: int | None = None):
     """Best admissible output threshold under mean BCE, per candidate row of values Q (G, C, B).
@@ -497,7 +510,7 @@ def ce_threshold_counts(Q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, t
     Returns (thresholds (G, C), scores (G, C)): scores are minus the mean BCE, from per-sample losses
     within one QUANTUM of the exact ones and multiples of it, so that they sum exactly in any order.
     newton_steps: at most 64 on the CPU (rows stop at convergence, mostly within 6), 32 elsewhere.
-    On the host path the passes over the terms other than the sigmoids and softplus are compiled
+    On the host path the passes over the terms other than the sigmoids, exps and logs are compiled
     (`ce_sums`: the same sums and comparisons), and where a group's terms pass CE_SPLIT the votes are
     searched one at a time, each over its own present terms: the group's tensors, padded to its widest
     vote, outgrow the caches (8 SCDCE votes at CIFAR scale took 1.7x the time of the same votes one by
@@ -557,21 +570,19 @@ def ce_threshold_counts(Q: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, t
     valid = torch.isfinite(options)
     safe = torch.where(valid, options, torch.zeros_like(options))
 
-    def mean_bce(option):
-        """Mean BCE at the threshold `option`, in QUANTUM units summed exactly: a negative's loss is
-        softplus(z), a positive's softplus(-z) = softplus(z) - z, each term rounded to units (within
-        one unit of the loss; one softplus per term)."""
-        if host:
-            z = terms.Q - option.reshape(-1, 1)
-            units = ce_sums.bce_units(torch.nn.functional.softplus(z).numpy(), z.numpy(), terms.weight,
-                                      terms.positives, terms.wrow, QUANTUM)
-            return torch.from_numpy(units).reshape(G, C) * QUANTUM / n
-        z = Q - option[..., None]
-        units = torch.nn.functional.softplus(z).div_(QUANTUM).round_()
-        units = _count_sum(units, weight) - _count_sum(z.div_(QUANTUM).round_(), pos)
-        return units * QUANTUM / n
-
-    losses = torch.stack([mean_bce(safe[..., i]) for i in range(2)], dim=2)
+    if host:
+        o1, o2 = (safe[..., k].reshape(-1).contiguous().numpy() for k in range(2))
+        near = torch.from_numpy(ce_sums.nearer_exponents(terms.Q.numpy(), o1, o2)).exp_()
+        f = torch.from_numpy(o1 - o2).abs_().neg_().exp_()
+        logs = torch.from_numpy(ce_sums.pair_logs_args(terms.Q.numpy(), o1, o2, near.numpy(), f.numpy())).log_()
+        units = torch.from_numpy(ce_sums.bce_pair_units(terms.Q.numpy(), o1, o2, logs.numpy(), terms.weight,
+                                                        terms.positives, terms.wrow, QUANTUM)).reshape(G, C, 2)
+    else:
+        z1, z2 = Q - safe[..., :1], Q - safe[..., 1:]
+        f = (safe[..., :1] - safe[..., 1:]).abs_().neg_().exp_()
+        units = torch.stack([_count_sum(sp.div_(QUANTUM).round_(), weight) - _count_sum(z.div_(QUANTUM).round_(), pos)
+                             for z, sp in zip((z1, z2), softplus_pair(z1, z2, f))], dim=2)
+    losses = units * QUANTUM / n  # mean BCE at each option, from per-sample losses in QUANTUM units
     scores = torch.where(valid, -losses, torch.full_like(losses, -torch.inf))
     best = torch.argmax(scores, dim=2, keepdim=True)  # the lower threshold among equals
     return options.gather(2, best)[..., 0], scores.gather(2, best)[..., 0]
@@ -721,17 +732,20 @@ def output_candidates(values: torch.Tensor, held: torch.Tensor, pattern: torch.T
                       ones: torch.Tensor | None, pos: torch.Tensor, steps: torch.Tensor):
     """The candidate output moves' terms for `ce_threshold_counts`, from `output_bins`.
 
-    Candidate c moves weight pos[c] by steps[:, c]: samples at value q with bit a take the value
-    q + a * step (the arithmetic of the sample-by-sample search; a * step is exact). Returns
-    (Q, positives, negatives). With a pattern per value each value is one term: Q (G, C, U), counts
-    (G, 1, U) shared by every candidate. Otherwise (sign weights) each value splits by bit: (G, C, 2U) each.
+    Candidate c moves weight pos[c] by steps[:, c] (pos (C,), or (G, C): each vote its own): samples
+    at value q with bit a take the value q + a * step (the arithmetic of the sample-by-sample search;
+    a * step is exact). Returns (Q, positives, negatives). With a pattern per value each value is one
+    term: Q (G, C, U), counts (G, 1, U) shared by every candidate. Otherwise (sign weights) each value
+    splits by bit: (G, C, 2U) each.
     """
     positives, negatives = held[..., 1].contiguous(), held[..., 0].contiguous()  # (G, U)
+    votes = torch.arange(len(values), device=values.device)[:, None]
+    pos = pos.expand(len(values), -1)
     if pattern is not None:
-        Q = torch.addcmul(values[:, None, :], pattern.transpose(1, 2)[:, pos].to(values.dtype), steps[..., None])
+        Q = torch.addcmul(values[:, None, :], pattern.transpose(1, 2)[votes, pos].to(values.dtype), steps[..., None])
         return Q, positives[:, None, :], negatives[:, None, :]
-    one = ones[:, :, :, pos]  # (G, U, 2, C)
-    pos1, neg1 = one[:, :, 1].transpose(1, 2), one[:, :, 0].transpose(1, 2)  # (G, C, U)
+    one = ones.permute(0, 3, 1, 2)[votes, pos]  # (G, C, U, 2)
+    pos1, neg1 = one[..., 1], one[..., 0]  # (G, C, U)
     Q = torch.cat([0.0 * steps[..., None] + values[:, None, :], 1.0 * steps[..., None] + values[:, None, :]], dim=2)
     return (Q, torch.cat([positives[:, None, :] - pos1, pos1], dim=2),
             torch.cat([negatives[:, None, :] - neg1, neg1], dim=2))
