@@ -65,6 +65,20 @@ def first_use(tiny, tmp_path_factory):
     return proc, tmp
 
 
+@pytest.fixture(scope="module")
+def refused(first_use, tmp_path_factory):
+    """Two commands that must fail in one line, started at once (each spends about 12 s importing
+    textattack, on a core of its own): the stock TextFooler offline, with first_use's model stored, and a
+    model whose data is not here."""
+    _, tmp = first_use
+    attack = [textattack_exe(), "attack", "--num-examples", "1", "--model"]
+    pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stock = subprocess.Popen(attack + ["scd01-mr", "--recipe", "textfooler"], env=subprocess_env(tmp), **pipes)
+    missing = subprocess.Popen(attack + ["scd01-yelp", "--recipe", "textfooler-offline"],
+                               env=subprocess_env(tmp_path_factory.mktemp("missing")), **pipes)
+    return {"stock": (stock, *stock.communicate(timeout=600)), "missing": (missing, *missing.communicate(timeout=300))}
+
+
 def _table_value(output: str, key: str) -> str:
     m = re.search(rf"\|\s*{re.escape(key)}\s*\|\s*([^|]+?)\s*\|", output)
     assert m, f"{key!r} not in TextAttack's summary:\n{output[-3000:]}"
@@ -96,14 +110,12 @@ def test_verbatim_textattack_attack_trains_on_first_use_and_runs_offline(first_u
     assert float(_table_value(out, "Avg num queries:")) > 0
 
 
-def test_stock_textfooler_offline_fails_in_one_line_naming_the_offline_recipe(first_use):
-    _, tmp = first_use
-    cmd = [textattack_exe(), "attack", "--model", "scd01-mr", "--recipe", "textfooler", "--num-examples", "1"]
-    proc = subprocess.run(cmd, env=subprocess_env(tmp), capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 2, (proc.stdout + proc.stderr)[-3000:]
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("textattack: error:")]
-    assert len(errors) == 1 and "--recipe textfooler-offline" in errors[0], proc.stderr[-3000:]
-    assert "Traceback" not in proc.stderr
+def test_stock_textfooler_offline_fails_in_one_line_naming_the_offline_recipe(refused):
+    proc, out, err = refused["stock"]
+    assert proc.returncode == 2, (out + err)[-3000:]
+    errors = [line for line in err.splitlines() if line.startswith("textattack: error:")]
+    assert len(errors) == 1 and "--recipe textfooler-offline" in errors[0], err[-3000:]
+    assert "Traceback" not in err
 
 
 def test_textattack_list_shows_every_table7_model_and_the_recipe(tiny, tmp_path):
@@ -185,7 +197,7 @@ def test_wrapper_batches_and_checks_its_input(tiny):
         SCDModelWrapper(object(), featurizer)
 
 
-def test_missing_data_and_unknown_names_say_what_to_do(tiny, tmp_path):
+def test_missing_data_and_unknown_names_say_what_to_do(refused):
     from scd_plugins.textattack.named import NamedModelError, load_named, model_dir
 
     with pytest.raises(NamedModelError) as err:
@@ -197,8 +209,7 @@ def test_missing_data_and_unknown_names_say_what_to_do(tiny, tmp_path):
         load_named("no-such-model")
     with pytest.raises(ValueError):
         model_dir("../escape")
-    cmd = [textattack_exe(), "attack", "--model", "scd01-yelp", "--recipe", "textfooler-offline", "--num-examples", "1"]
-    proc = subprocess.run(cmd, env=subprocess_env(tmp_path), capture_output=True, text=True, timeout=300)
+    proc, _, err = refused["missing"]
     assert proc.returncode == 2
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("textattack: error:")]
-    assert len(errors) == 1 and "yelp" in errors[0] and "Traceback" not in proc.stderr
+    errors = [line for line in err.splitlines() if line.startswith("textattack: error:")]
+    assert len(errors) == 1 and "yelp" in errors[0] and "Traceback" not in err
