@@ -66,11 +66,16 @@ def lower_bounds(values, held, pattern, ones, pos, steps, t2, n):
     return torch.where(bounded, bound, torch.full_like(bound, -torch.inf))
 
 
+BOUND_FROM = 1 << 14  # a vote's candidate terms from which bounds pay (below, one search of every candidate)
+
+
 def output_search(q, A, y, pos, steps, t_start, n):
     """The CE output step's searches. q (G, n) output projections, A (G, n, h) activations, y (G, n)
     labels, candidates pos (C,) / steps (G, C), t_start (G,) the current threshold. Returns t2 and
     current (G,), the current weights' best threshold and its score, and thresholds and scores (G, C),
-    the candidates' (-inf: a candidate that cannot be chosen, CPU only)."""
+    the candidates' (-inf: a candidate that cannot be chosen, CPU only, where a vote's candidates hold
+    BOUND_FROM terms or more: SCDCE's real weights, not SCDCEBNN's sign weights, whose output
+    projection takes at most 2h + 1 values)."""
     if not host_path(q):
         now, moves = search.ce_output_terms(q, A, y, pos, steps)
         t2, current = (x[:, 0] for x in search.ce_threshold_counts(*now, t_start, n))
@@ -79,6 +84,8 @@ def output_search(q, A, y, pos, steps, t_start, n):
     values, held = bins[:2]
     t2, current = (x[:, 0] for x in search.ce_threshold_counts(values[:, None, :], held[:, None, :, 1],
                                                                 held[:, None, :, 0], t_start, n))
+    if len(pos) * values.shape[1] * (1 if bins[2] is not None else 2) < BOUND_FROM:
+        return t2, current, *search.ce_threshold_counts(*search.output_candidates(*bins, pos, steps), t2, n)
     bound = lower_bounds(*bins, pos, steps, t2, n)
     thresholds = t2[:, None].expand_as(bound).clone()
     scores = torch.full_like(bound, -torch.inf)

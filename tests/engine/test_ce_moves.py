@@ -51,7 +51,8 @@ def test_lower_bounds_are_below_every_loss_a_candidate_reaches(seed, binary):
 
 @pytest.mark.parametrize("seed", range(8))
 @pytest.mark.parametrize("binary", [False, True])
-def test_skipping_candidates_keeps_the_full_searchs_move_bit_for_bit(seed, binary):
+def test_skipping_candidates_keeps_the_full_searchs_move_bit_for_bit(seed, binary, monkeypatch):
+    monkeypatch.setattr(ce_moves, "BOUND_FROM", 0)  # bounds even for these few terms
     q, A, y, pos, steps, t_start = output_node(80 + seed, binary)
     n = q.shape[1]
     t2, current, thresholds, scores = ce_moves.output_search(q, A, y, pos, steps, t_start, n)
@@ -68,3 +69,11 @@ def test_skipping_candidates_keeps_the_full_searchs_move_bit_for_bit(seed, binar
     assert torch.equal(c[better], c_full[better])
     if not binary:
         assert (~searched).any()  # the bounds ruled some candidates out
+
+
+def test_few_terms_are_searched_whole():
+    q, A, y, pos, steps, t_start = output_node(7, True)  # sign weights: at most 2h + 1 values
+    t2, current, thresholds, scores = ce_moves.output_search(q, A, y, pos, steps, t_start, q.shape[1])
+    with accelerator_path():
+        full = ce_moves.output_search(q, A, y, pos, steps, t_start, q.shape[1])
+    assert torch.isfinite(scores).all() and torch.equal(scores, full[3]) and torch.equal(thresholds, full[2])
