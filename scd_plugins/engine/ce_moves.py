@@ -91,26 +91,19 @@ def output_search(q, A, y, pos, steps, t_start, n):
     scores = torch.full_like(bound, -torch.inf)
     # The most promising candidate of each vote first; then every other one that might still beat it.
     first = bound.argmin(1)
-    rows = torch.nonzero(bound.gather(1, first[:, None])[:, 0] <= -current).flatten()
-    if len(rows):
-        cands = first[rows, None]
-        thresholds[rows, first[rows]], scores[rows, first[rows]] = (x[:, 0] for x in _search(bins, pos, steps, t2, n,
-                                                                                               rows, cands))
+    votes = torch.nonzero(bound.gather(1, first[:, None])[:, 0] <= -current).flatten()
+    if len(votes):
+        thresholds[votes, first[votes]], scores[votes, first[votes]] = _search(bins, pos, steps, t2, n, votes,
+                                                                               first[votes])
     best = torch.minimum(-current, -scores.amax(1))  # the loss to beat, per vote
-    for g in rows.tolist():
-        rest = torch.nonzero((bound[g] <= best[g]) & (scores[g] == -torch.inf)).flatten()
-        if len(rest):
-            thresholds[g, rest], scores[g, rest] = (x[0] for x in _search(bins, pos, steps, t2, n,
-                                                                          torch.tensor([g]), rest[None]))
+    votes, cands = torch.nonzero((bound <= best[:, None]) & (scores == -torch.inf), as_tuple=True)
+    if len(votes):
+        thresholds[votes, cands], scores[votes, cands] = _search(bins, pos, steps, t2, n, votes, cands)
     return t2, current, thresholds, scores
 
 
-def _search(bins, pos, steps, t2, n, rows, cands):
-    """`search.ce_threshold_counts` over the candidates cands (R, C') of the votes rows (R,): (R, C') each."""
-    if len(rows) == len(bins[0]):
-        values, held, pattern, ones = bins
-    else:  # one vote, or some: a view of one, a copy of some
-        pick = (lambda x: x[int(rows[0]):int(rows[0]) + 1]) if len(rows) == 1 else (lambda x: x[rows])
-        values, held, pattern, ones = (None if x is None else pick(x) for x in bins)
-    terms = search.output_candidates(values, held, pattern, ones, pos[cands], steps[rows[:, None], cands])
-    return search.ce_threshold_counts(*terms, t2[rows], n)
+def _search(bins, pos, steps, t2, n, votes, cands):
+    """`search.ce_threshold_counts` over candidate cands[i] of vote votes[i], each a row of its own: (R,) each."""
+    terms = search.output_candidates(*bins, pos[cands, None], steps[votes, cands, None], votes)
+    thresholds, scores = search.ce_threshold_counts(*terms, t2[votes], n)
+    return thresholds[:, 0], scores[:, 0]

@@ -729,23 +729,26 @@ def output_bins(q: torch.Tensor, A: torch.Tensor | None, y: torch.Tensor):
 
 
 def output_candidates(values: torch.Tensor, held: torch.Tensor, pattern: torch.Tensor | None,
-                      ones: torch.Tensor | None, pos: torch.Tensor, steps: torch.Tensor):
+                      ones: torch.Tensor | None, pos: torch.Tensor, steps: torch.Tensor,
+                      votes: torch.Tensor | None = None):
     """The candidate output moves' terms for `ce_threshold_counts`, from `output_bins`.
 
     Candidate c moves weight pos[c] by steps[:, c] (pos (C,), or (G, C): each vote its own): samples
     at value q with bit a take the value q + a * step (the arithmetic of the sample-by-sample search;
     a * step is exact). Returns (Q, positives, negatives). With a pattern per value each value is one
     term: Q (G, C, U), counts (G, 1, U) shared by every candidate. Otherwise (sign weights) each value
-    splits by bit: (G, C, 2U) each.
+    splits by bit: (G, C, 2U) each. votes (R,): the vote of each row of pos and steps, (R, C) then
+    (default: row g is vote g), so that rows may repeat a vote or leave one out.
     """
-    positives, negatives = held[..., 1].contiguous(), held[..., 0].contiguous()  # (G, U)
-    votes = torch.arange(len(values), device=values.device)[:, None]
-    pos = pos.expand(len(values), -1)
+    if votes is None:
+        votes = torch.arange(len(values), device=values.device)
+    positives, negatives, values = held[votes, :, 1], held[votes, :, 0], values[votes]  # (R, U)
+    at, pos = votes[:, None], pos.expand(len(votes), -1)
     if pattern is not None:
-        Q = torch.addcmul(values[:, None, :], pattern.transpose(1, 2)[votes, pos].to(values.dtype), steps[..., None])
+        Q = torch.addcmul(values[:, None, :], pattern.transpose(1, 2)[at, pos].to(values.dtype), steps[..., None])
         return Q, positives[:, None, :], negatives[:, None, :]
-    one = ones.permute(0, 3, 1, 2)[votes, pos]  # (G, C, U, 2)
-    pos1, neg1 = one[..., 1], one[..., 0]  # (G, C, U)
+    one = ones.permute(0, 3, 1, 2)[at, pos]  # (R, C, U, 2)
+    pos1, neg1 = one[..., 1], one[..., 0]  # (R, C, U)
     Q = torch.cat([0.0 * steps[..., None] + values[:, None, :], 1.0 * steps[..., None] + values[:, None, :]], dim=2)
     return (Q, torch.cat([positives[:, None, :] - pos1, pos1], dim=2),
             torch.cat([negatives[:, None, :] - neg1, neg1], dim=2))
