@@ -19,8 +19,6 @@ import torch
 from scd_plugins.engine import search
 from scd_plugins.engine.host import host_path
 
-# sigmoid' changes by at most a factor e^|d| when its argument moves by d (|d/dz log sigmoid'(z)| =
-# |1 - 2 sigmoid(z)| < 1): what bounds the curvature away from t2.
 _EPS = torch.finfo(torch.float64).eps
 
 
@@ -29,8 +27,9 @@ def lower_bounds(values, held, pattern, ones, pos, steps, t2, n):
     candidate move, from `search.output_bins`' values (G, U), held (G, U, 2) and pattern or ones.
 
     With x = |g| / H, the convex loss is at least L - H (x + (1 - x) log(1 - x)) at every threshold
-    (its curvature at distance d from t2 is at least H e^-|d|; no bound where x >= 1); reported
-    losses are within one QUANTUM of the exact ones, and the float sums here within `margin`."""
+    (its curvature at distance d from t2 is at least H e^-|d|, since |d/dz log sigmoid'(z)| =
+    |1 - 2 sigmoid(z)| < 1; no bound where x >= 1); reported losses are within one QUANTUM of the
+    exact ones, and the float sums here within `margin`."""
     G, U = values.shape
     shifts = torch.unique(steps)  # the distinct steps: two for every family
     K = len(shifts)
@@ -81,10 +80,8 @@ def output_search(q, A, y, pos, steps, t_start, n):
         t2, current = (x[:, 0] for x in search.ce_threshold_counts(*now, t_start, n))
         return t2, current, *search.ce_threshold_counts(*moves, t2, n)
     bins = search.output_bins(q, A, y)
-    values, held = bins[:2]
-    t2, current = (x[:, 0] for x in search.ce_threshold_counts(values[:, None, :], held[:, None, :, 1],
-                                                                held[:, None, :, 0], t_start, n))
-    if len(pos) * values.shape[1] * (1 if bins[2] is not None else 2) < BOUND_FROM:
+    t2, current = (x[:, 0] for x in search.ce_threshold_counts(*search.value_terms(*bins[:2]), t_start, n))
+    if len(pos) * bins[0].shape[1] * (1 if bins[2] is not None else 2) < BOUND_FROM:
         return t2, current, *search.ce_threshold_counts(*search.output_candidates(*bins, pos, steps), t2, n)
     bound = lower_bounds(*bins, pos, steps, t2, n)
     thresholds = t2[:, None].expand_as(bound).clone()

@@ -487,8 +487,9 @@ def softplus_pair(z1: torch.Tensor, z2: torch.Tensor, f: torch.Tensor):
     nearer one's times f = exp(-|o1 - o2|) (both on one side of the term) or f over it (the term
     between them). Within about 1e-16 of torch's softplus (a few units in 1e9 round to another
     QUANTUM); the host path (`ce_sums.pair_logs_args`) forms the same numbers."""
-    first = z1.abs() <= z2.abs()
-    near = torch.minimum(z1.abs(), z2.abs()).neg_().exp_()
+    a1, a2 = z1.abs(), z2.abs()
+    first = a1 <= a2
+    near = torch.minimum(a1, a2).neg_().exp_()
     far = torch.where((z1 > 0) == (z2 > 0), near * f, torch.where(near > 0, f / near, torch.zeros_like(near)))
     return tuple(z.clamp_min(0.0).add_((1.0 + e).log_())
                  for z, e in ((z1, torch.where(first, near, far)), (z2, torch.where(first, far, near))))
@@ -728,6 +729,11 @@ def output_bins(q: torch.Tensor, A: torch.Tensor | None, y: torch.Tensor):
     return values, held, None, ones.reshape(G, U, 2, h)
 
 
+def value_terms(values: torch.Tensor, held: torch.Tensor):
+    """The current weights' terms (values, positives, negatives), (G, 1, U) each, from `output_bins`."""
+    return values[:, None, :], held[:, None, :, 1], held[:, None, :, 0]
+
+
 def output_candidates(values: torch.Tensor, held: torch.Tensor, pattern: torch.Tensor | None,
                       ones: torch.Tensor | None, pos: torch.Tensor, steps: torch.Tensor,
                       votes: torch.Tensor | None = None):
@@ -765,8 +771,8 @@ def ce_output_terms(q: torch.Tensor, A: torch.Tensor, y: torch.Tensor, pos=None,
     """
     if host_path(q):
         values, held, pattern, ones = output_bins(q, None if pos is None else A, y)
-        current = values[:, None, :], held[:, None, :, 1], held[:, None, :, 0]
-        return current, None if pos is None else output_candidates(values, held, pattern, ones, pos, steps)
+        return value_terms(values, held), None if pos is None else output_candidates(values, held, pattern, ones,
+                                                                                     pos, steps)
     positives = y.to(q.dtype)[:, None, :]
     current = q[:, None, :], positives, 1 - positives
     if pos is None:

@@ -32,8 +32,7 @@ def test_lower_bounds_are_below_every_loss_a_candidate_reaches(seed, binary):
     q, A, y, pos, steps, t_start = output_node(40 + seed, binary)
     G, n = q.shape
     bins = search.output_bins(q, A, y)
-    values, held = bins[:2]
-    optimum = search.ce_threshold_counts(values[:, None], held[:, None, :, 1], held[:, None, :, 0], t_start, n)[0][:, 0]
+    optimum = search.ce_threshold_counts(*search.value_terms(*bins[:2]), t_start, n)[0][:, 0]
     sign = (2.0 * y - 1).to(torch.float64)
     grid = torch.linspace(float(q.min()) - 8, float(q.max()) + 8, 4001, dtype=torch.float64)
     for t2 in (t_start, optimum):  # anywhere; where the step takes them from (the current weights' optimum)
