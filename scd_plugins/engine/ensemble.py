@@ -1,6 +1,6 @@
 """Many votes: seeded training in groups, and prediction as one batched product over all votes.
 
-Training: votes are trained in groups of `votes_per_group`, each group as one batched tensor program
+Training: votes are trained in groups (`group_sizes`), each group as one batched tensor program
 (`scd_plugins.engine.group`); groups are spread over `n_jobs` processes on the CPU (joblib) and run one
 after another on CUDA. Vote i always gets seed i spawned from the master seed (`vote_seeds`), and its
 result depends neither on the other votes of its group nor on n_jobs (every counter is an exact sum).
@@ -24,16 +24,19 @@ from scd_plugins.engine.config import VoteConfig
 _U32 = float(np.finfo(np.float32).eps) / 2  # unit roundoff of float32
 
 
-def default_group_size(n_votes: int, device: str, n_jobs=None) -> int:
-    """Votes per group when not given: a whole ensemble (up to 128) on a GPU; on the CPU up to 8, as
-    evenly as the processes allow. Groups of 8 measured as fast per vote as single votes at CIFAR scale
-    and about 1.4x faster at the quickstart's (benchmarks/train_speed.py), but a group is one process's
-    work: the votes are cut into a multiple of `n_jobs` groups of at most 8, so no core idles."""
-    if device != "cpu":
-        return max(1, min(n_votes, 128))
-    jobs = max(1, effective_n_jobs(n_jobs))             # joblib's reading of n_jobs (None: 1, -1: all cores)
-    rounds = math.ceil(n_votes / (jobs * 8))            # groups per process
-    return max(1, math.ceil(n_votes / (jobs * rounds)))
+def group_sizes(n_votes: int, device: str, n_jobs=None, votes_per_group: int | None = None) -> list[int]:
+    """How many votes each group trains, in vote order. Given votes_per_group g: groups of g (the last
+    one smaller); on a GPU by default, the whole ensemble (up to 128 votes a group). On the CPU by
+    default, a multiple of `n_jobs` groups of at most 8 votes whose sizes differ by one at most, so that
+    every process gets the same work (100 votes on 2 processes: 14 groups of 7 or 8, 50 votes a
+    process, where groups of 8 gave one process 56). A group is one process's work; groups of 8 cost
+    within about 6% per vote of groups of 50 at CIFAR scale."""
+    if votes_per_group is None and device == "cpu":
+        jobs = max(1, effective_n_jobs(n_jobs))         # joblib's reading of n_jobs (None: 1, -1: all cores)
+        groups = min(n_votes, jobs * math.ceil(n_votes / (jobs * 8)))
+        return [len(part) for part in np.array_split(np.arange(n_votes), groups)]
+    g = min(n_votes, 128) if votes_per_group is None else int(votes_per_group)
+    return [min(g, n_votes - start) for start in range(0, n_votes, g)]
 
 
 def _train_group(XT, y, cfg, seeds, device, codes):
@@ -50,18 +53,19 @@ def fit_votes(X: np.ndarray, y: np.ndarray, cfg: VoteConfig, seeds: list[int], *
               ) -> dict[str, np.ndarray]:
     """Train len(seeds) votes on X (N, d) float64, y in {0, 1}; returns stacked arrays.
 
-    Votes [0, g), [g, 2g), ... (g = votes_per_group) train as one group each. Keys: W1 (R, d, h),
+    Votes train in consecutive groups (`group_sizes`), each as one batched program. Keys: W1 (R, d, h),
     b1 (R, h), w2 (R, h), b2 (R,), train_score (R,), seconds (R,: the group's wall time per vote).
     """
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
     jobs = 1 if device != "cpu" else n_jobs
-    g = default_group_size(len(seeds), device, jobs) if votes_per_group is None else int(votes_per_group)
+    sizes = group_sizes(len(seeds), device, jobs, votes_per_group)
     # The feature-major copy is made once and shared (joblib memory-maps large arrays for workers).
     XT = np.ascontiguousarray(X.T, dtype=np.float64)
     codes = byte_codes(XT) if device == "cpu" else None  # once for every group (8-bit images: a byte a value)
-    groups = [seeds[i:i + g] for i in range(0, len(seeds), g)]
+    starts = np.cumsum([0, *sizes]).tolist()
+    groups = [seeds[start:start + size] for start, size in zip(starts, sizes)]
     tasks = (delayed(_train_group)(XT, y, cfg, group, device, codes) for group in groups)
     results = Parallel(n_jobs=jobs, return_as="generator")(tasks)
     bar = tqdm(total=len(seeds), desc="SCD votes", unit="vote", disable=not progress)

@@ -234,9 +234,9 @@ class GroupTrainer:
         sg = search.take_rows(gains, order)
         return order, ps, sg, search.suffix_sums(sg)
 
-    def _output_step(self, A, iteration):
+    def _output_step(self, A, iteration, q):
+        """q: the output projections `_out(A)` (taken from the last full score's)."""
         G, n, h = A.shape
-        q = self._out(A)
         pos, steps, norms = self._candidates(self.w2, (self.w2 * self.w2).sum(1), self.cfg.w_inc2)
         if self.cfg.loss == "ce":
             t2, current, thresholds, scores = ce_moves.output_search(q, A, self.yb.expand(G, n), pos, steps, self.t2, n)
@@ -343,7 +343,10 @@ class GroupTrainer:
         return torch.stack([XTT @ self.W1[g] for g in range(self.G)])
 
     def full_score(self) -> torch.Tensor:
-        z = self._out(self.A_full)
+        """The pocket's score of every vote on the whole training set. Keeps its output projections,
+        `z_full` (G, N): the next iteration's batch takes its own from them (the same numbers as `_out`
+        on the batch's rows: each row is summed alike)."""
+        self.z_full = z = self._out(self.A_full)
         correct = (z > self.t2[:, None]) == (self.y == 1)
         neg = (self.y == 0).to(torch.float64)
         c = correct.to(torch.float64)
@@ -433,7 +436,7 @@ class GroupTrainer:
         value back to the host."""
         rows, k, features = self._next_draw()
         A = search.take_rows(self.A_full, rows)
-        z = self._output_step(A, it)  # the output projections after it
+        z = self._output_step(A, it, self.z_full.gather(1, rows))  # the output projections after it
         self._hidden_step(rows, A, k, features, it, z)  # activations are unchanged by an output move
         if (it + 1) % self.cfg.refresh_every == 0:
             self.P = self._project()

@@ -557,14 +557,14 @@ def test_votes_searched_in_width_batches_are_the_same(fmnist_like, monkeypatch):
     assert widths == [None]  # equal widths: one batch
 
 
-@pytest.mark.parametrize("n_votes, n_jobs, expected", [(100, 2, 8), (24, 2, 6), (8, 2, 4), (1, 2, 1), (3, None, 3),
-                                                       (16, 4, 4), (100, 1, 8)])
-def test_default_cpu_groups_hold_at_most_8_votes_spread_over_the_processes(n_votes, n_jobs, expected):
-    from scd_plugins.engine.ensemble import default_group_size
+@pytest.mark.parametrize("n_votes, n_jobs, largest", [(100, 2, 8), (24, 2, 6), (8, 2, 4), (1, 2, 1), (3, None, 3),
+                                                      (16, 4, 4), (100, 1, 8), (101, 2, 8), (17, 3, 6)])
+def test_default_cpu_groups_hold_at_most_8_votes_and_give_every_process_the_same_work(n_votes, n_jobs, largest):
+    from scd_plugins.engine.ensemble import group_sizes
 
-    g = default_group_size(n_votes, "cpu", n_jobs)
-    assert g == expected and g <= 8
-    groups = -(-n_votes // g)
+    sizes = group_sizes(n_votes, "cpu", n_jobs)
+    assert sum(sizes) == n_votes and max(sizes) == largest <= 8 and max(sizes) - min(sizes) <= 1
     jobs = 1 if n_jobs is None else n_jobs
-    assert groups >= min(jobs, n_votes)                    # every process gets a group
-    assert default_group_size(n_votes, "cuda", n_jobs) == min(n_votes, 128)
+    assert len(sizes) % jobs == 0 or len(sizes) == n_votes     # every process gets as many groups
+    assert group_sizes(n_votes, "cuda", n_jobs) == [n_votes]      # the whole ensemble (up to 128) on a GPU
+    assert group_sizes(n_votes, "cpu", n_jobs, votes_per_group=3)[:-1] == [3] * ((n_votes - 1) // 3)
