@@ -41,16 +41,16 @@ def lower_bounds(values, held, pattern, ones, pos, steps, t2, n):
     def per_value(loss, w):  # a value's samples' loss, sigmoid and sigmoid' sums (G, K + 1, U, 3)
         return torch.stack([loss, s * w, curvature * w], dim=-1)
 
-    def moved(f):  # what the samples add when their value shifts by each step (G, U, K * 3)
-        return (f[:, 1:] - f[:, :1]).permute(0, 2, 1, 3).reshape(G, U, K * 3)
+    def moved(f):  # what the samples add when their value shifts by each step (G, K * 3, U)
+        return (f[:, 1:] - f[:, :1]).transpose(2, 3).reshape(G, K * 3, U)
 
     f = per_value(sp * weight - z * positive, weight)
     base = f[:, 0].sum(1)  # every sample at shift 0 (G, 3)
-    if pattern is not None:
-        on = torch.bmm(pattern.transpose(1, 2), moved(f))
+    if pattern is not None:  # (G, K * 3, U) @ (G, U, h): both operands contiguous
+        on = torch.bmm(moved(f), pattern)
     else:  # by class: the samples with the bit on (ones (G, U, 2, h))
-        on = sum(torch.bmm(ones[:, :, c].transpose(1, 2), moved(per_value(sp - z * c, 1.0))) for c in (0, 1))
-    on = on.reshape(G, -1, K, 3).transpose(1, 2)  # (G, K, h, 3)
+        on = sum(torch.bmm(moved(per_value(sp - z * c, 1.0)), ones[:, :, c]) for c in (0, 1))
+    on = on.reshape(G, K, 3, -1).transpose(2, 3)  # (G, K, h, 3)
     k = torch.searchsorted(shifts, steps.contiguous())  # (G, C): each candidate's shift
     terms = base[:, None, :] + on[torch.arange(G)[:, None], k, pos.expand(G, -1)]  # (G, C, 3)
     magnitude = (weight * (sp + z.abs())).sum((1, 2)) / n  # summed |terms| of the loss, per vote
